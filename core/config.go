@@ -1,0 +1,197 @@
+package core
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// SlowConsumerPolicy says what happens when a connection's send queue is
+// full.
+type SlowConsumerPolicy int
+
+const (
+	// SlowClose closes the slow connection with 1008 "slow consumer" after
+	// a best-effort close frame. It is the default: a client that cannot
+	// keep up gets a clear signal to reconnect instead of silent gaps.
+	SlowClose SlowConsumerPolicy = iota
+	// SlowDrop drops the message for that connection only and counts it.
+	SlowDrop
+)
+
+// Config configures a Hub. The zero Config is valid and secure: same-origin
+// browsers only, 64 KiB messages, bounded queues, heartbeats on. Fields are
+// read once by NewHub; changing a Config afterwards has no effect.
+type Config struct {
+	// ReadLimit is the largest message accepted, in bytes, after
+	// decompression. A larger message closes the connection with 1009.
+	// Optional. Default 64 KiB.
+	ReadLimit int64
+
+	// SendQueueMessages bounds each connection's send queue by count.
+	// Optional. Default 256.
+	SendQueueMessages int
+	// SendQueueBytes bounds each connection's send queue by payload bytes.
+	// Optional. Default 1 MiB.
+	SendQueueBytes int
+	// SlowConsumer is the policy applied when a send queue is full.
+	// Optional. Default SlowClose.
+	SlowConsumer SlowConsumerPolicy
+
+	// WriteTimeout bounds each write to a peer. Optional. Default 10s.
+	WriteTimeout time.Duration
+	// HandshakeTimeout bounds writing the 101 response. Optional. Default
+	// 10s.
+	HandshakeTimeout time.Duration
+
+	// PingInterval is how often the hub pings every connection. A negative
+	// value turns heartbeats off. Optional. Default 25s.
+	PingInterval time.Duration
+	// PongTimeout is how long a peer may stay silent (no pong, no message)
+	// before it is closed. Must exceed PingInterval. Optional. Default 60s.
+	PongTimeout time.Duration
+
+	// MaxConnections caps live connections; further handshakes get 503.
+	// Optional. Default 0, unlimited.
+	MaxConnections int
+	// MaxRooms caps the rooms that may exist at once. Optional. Default 0,
+	// unlimited.
+	MaxRooms int
+	// MaxRoomsPerConn caps the rooms one connection may be in. A negative
+	// value removes the cap. Optional. Default 128.
+	MaxRoomsPerConn int
+
+	// EnableCompression negotiates permessage-deflate with clients that ask
+	// for it. ReadLimit still applies to the decompressed size. Optional.
+	// Default false.
+	EnableCompression bool
+	// Subprotocols lists the subprotocols the hub accepts, in order of
+	// preference; the first one the client also offers is selected.
+	// Optional. Default none.
+	Subprotocols []string
+
+	// CheckOrigin decides whether a browser's Origin may connect. It is
+	// called only for requests that carry an Origin header and whose route
+	// has no origin middleware. Optional. Default same-origin only (the
+	// Origin's host must equal the request's Host).
+	CheckOrigin func(r *http.Request) bool
+	// InsecureSkipOriginCheck accepts any Origin, which lets any web page
+	// open connections with the visitor's cookies (cross-site WebSocket
+	// hijacking). Prefer the Origin middleware. Optional. Default false.
+	InsecureSkipOriginCheck bool
+
+	// ReadBufferSize is the per-connection read buffer, in bytes; messages
+	// larger than it still arrive. Optional. Default 1024.
+	ReadBufferSize int
+	// WriteBufferSize is the size of the pooled write buffers, in bytes.
+	// Idle connections hold none. Optional. Default 4096.
+	WriteBufferSize int
+
+	// Logger receives the hub's logs. Message bodies and credentials are
+	// never logged. Optional. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Defaults (DESIGN.md §9).
+const (
+	DefaultReadLimit         = 64 << 10
+	DefaultSendQueueMessages = 256
+	DefaultSendQueueBytes    = 1 << 20
+	DefaultWriteTimeout      = 10 * time.Second
+	DefaultHandshakeTimeout  = 10 * time.Second
+	DefaultPingInterval      = 25 * time.Second
+	DefaultPongTimeout       = 60 * time.Second
+	DefaultMaxRoomsPerConn   = 128
+	DefaultReadBufferSize    = 1024
+	DefaultWriteBufferSize   = 4096
+)
+
+// withDefaults validates c and fills in defaults.
+func (c Config) withDefaults() (Config, error) {
+	var errs []error
+	neg := func(name string, v int64) {
+		if v < 0 {
+			errs = append(errs, fmt.Errorf("rushws: Config.%s must not be negative", name))
+		}
+	}
+	neg("ReadLimit", c.ReadLimit)
+	neg("SendQueueMessages", int64(c.SendQueueMessages))
+	neg("SendQueueBytes", int64(c.SendQueueBytes))
+	neg("WriteTimeout", int64(c.WriteTimeout))
+	neg("HandshakeTimeout", int64(c.HandshakeTimeout))
+	neg("PongTimeout", int64(c.PongTimeout))
+	neg("MaxConnections", int64(c.MaxConnections))
+	neg("MaxRooms", int64(c.MaxRooms))
+	neg("ReadBufferSize", int64(c.ReadBufferSize))
+	neg("WriteBufferSize", int64(c.WriteBufferSize))
+	if c.SlowConsumer != SlowClose && c.SlowConsumer != SlowDrop {
+		errs = append(errs, errors.New("rushws: Config.SlowConsumer is not a known policy"))
+	}
+	for _, p := range c.Subprotocols {
+		if p == "" || !isToken(p) {
+			errs = append(errs, fmt.Errorf("rushws: Config.Subprotocols: %q is not a valid token", p))
+		}
+	}
+	if c.ReadLimit == 0 {
+		c.ReadLimit = DefaultReadLimit
+	}
+	if c.SendQueueMessages == 0 {
+		c.SendQueueMessages = DefaultSendQueueMessages
+	}
+	if c.SendQueueBytes == 0 {
+		c.SendQueueBytes = DefaultSendQueueBytes
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = DefaultWriteTimeout
+	}
+	if c.HandshakeTimeout == 0 {
+		c.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if c.PingInterval == 0 {
+		c.PingInterval = DefaultPingInterval
+	}
+	if c.PongTimeout == 0 {
+		c.PongTimeout = DefaultPongTimeout
+		if c.PingInterval > 0 && c.PongTimeout <= c.PingInterval {
+			c.PongTimeout = 2*c.PingInterval + c.PingInterval/2
+		}
+	}
+	if c.PingInterval > 0 && c.PongTimeout <= c.PingInterval {
+		errs = append(errs, errors.New("rushws: Config.PongTimeout must exceed PingInterval"))
+	}
+	if c.MaxRoomsPerConn == 0 {
+		c.MaxRoomsPerConn = DefaultMaxRoomsPerConn
+	}
+	if c.ReadBufferSize == 0 {
+		c.ReadBufferSize = DefaultReadBufferSize
+	}
+	if c.WriteBufferSize == 0 {
+		c.WriteBufferSize = DefaultWriteBufferSize
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c, errors.Join(errs...)
+}
+
+// isToken reports whether s is an HTTP token (RFC 7230), as subprotocol
+// names must be.
+func isToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if b <= ' ' || b >= 0x7f || isSeparator(b) {
+			return false
+		}
+	}
+	return true
+}
+
+func isSeparator(b byte) bool {
+	switch b {
+	case '(', ')', '<', '>', '@', ',', ';', ':', '\\', '"', '/', '[', ']', '?', '=', '{', '}':
+		return true
+	}
+	return false
+}

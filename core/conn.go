@@ -1,0 +1,249 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Conn is one WebSocket connection. Middleware sees it before the upgrade
+// (request facts, params, metadata; sends are queued until the upgrade), the
+// route handler and event handlers after.
+//
+// All methods are safe to call from any goroutine. Event handlers of one
+// connection run one at a time, in arrival order, on its read goroutine.
+type Conn struct {
+	hub         *Hub
+	id          string
+	ip          string
+	req         *http.Request // trimmed copy: no body, no server context
+	params      []Param
+	connectedAt time.Time
+	parentCtx   context.Context // request values, no cancellation
+
+	ws       *websocket.Conn // set once at upgrade, before any goroutine starts
+	lastSeen atomic.Int64    // unix nanoseconds of the last pong or message
+	pingSent atomic.Int64    // unix nanoseconds of the last ping queued, 0 when answered
+
+	originChecked bool // set by origin middleware before the upgrade
+	registered    bool // counted in the hub; set before the read loop starts
+	dispatching   atomic.Bool
+	abandon       atomic.Bool // closed as a slow consumer: the writer skips what is in flight
+
+	mu          sync.Mutex
+	state       connState
+	closeCode   int
+	closeReason string
+	ctx         context.Context
+	cancel      context.CancelFunc
+	bag         map[string]any
+	events      map[string]eventEntry
+	onMessage   MessageFunc
+	onClose     []CloseFunc
+	rooms       map[string]struct{}
+	queue       []outbound
+	queued      int // data messages queued or in flight
+	queueBytes  int // their payload bytes
+	writing     bool
+	writerDone  chan struct{} // closed when the running writer exits, made on demand
+	acks        map[uint64]AckFunc
+	nextAck     uint64
+	warnedSlow  bool
+}
+
+type connState uint8
+
+const (
+	stateOpen    connState = iota // serving
+	stateClosing                  // close frame queued, waiting for the peer
+	stateClosed                   // read loop finished
+)
+
+// Param is one path parameter of the route that accepted the connection.
+type Param struct {
+	Name  string
+	Value string
+}
+
+// MessageFunc handles raw frames: binary frames, text that is not an event
+// envelope, and events with no handler on this connection. messageType is
+// TextMessage or BinaryMessage. data is only valid during the call.
+type MessageFunc func(c *Conn, messageType int, data []byte) error
+
+// CloseFunc runs once when a connection has closed, with the close code and
+// reason: the peer's, the server's, or 1006 when the connection was lost.
+type CloseFunc func(c *Conn, code int, reason string)
+
+// Message types, as in gorilla/websocket.
+const (
+	TextMessage   = websocket.TextMessage
+	BinaryMessage = websocket.BinaryMessage
+)
+
+// ID returns the connection's unique, unguessable identifier.
+func (c *Conn) ID() string { return c.id }
+
+// IP returns the client IP as the host framework determined it (Echo's
+// IPExtractor, Gin's trusted proxies) or, for net/http, the remote address.
+func (c *Conn) IP() string { return c.ip }
+
+// UserAgent returns the User-Agent header of the handshake.
+func (c *Conn) UserAgent() string { return c.req.UserAgent() }
+
+// Origin returns the Origin header of the handshake, empty for most
+// non-browser clients.
+func (c *Conn) Origin() string { return c.req.Header.Get("Origin") }
+
+// Request returns the handshake request as received: method, URL with its
+// query, headers, Host and RemoteAddr. It has no body, and its context is
+// the connection's. Do not modify it.
+func (c *Conn) Request() *http.Request { return c.req }
+
+// Hub returns the hub that owns the connection.
+func (c *Conn) Hub() *Hub { return c.hub }
+
+// Param returns the value of the named route parameter, or "".
+func (c *Conn) Param(name string) string {
+	for _, p := range c.params {
+		if p.Name == name {
+			return p.Value
+		}
+	}
+	return ""
+}
+
+// Params returns the route parameters in route order.
+func (c *Conn) Params() []Param { return c.params }
+
+// ConnectedAt returns when the handshake arrived.
+func (c *Conn) ConnectedAt() time.Time { return c.connectedAt }
+
+// LastSeen returns when the peer last answered a ping or sent a message.
+func (c *Conn) LastSeen() time.Time { return time.Unix(0, c.lastSeen.Load()) }
+
+// IsAlive reports whether the connection is open and its peer was seen
+// within the hub's PongTimeout.
+func (c *Conn) IsAlive() bool {
+	c.mu.Lock()
+	open := c.state == stateOpen
+	c.mu.Unlock()
+	if !open || c.ws == nil {
+		return false
+	}
+	return time.Since(c.LastSeen()) < c.hub.cfg.PongTimeout
+}
+
+// Subprotocol returns the negotiated subprotocol, or "".
+func (c *Conn) Subprotocol() string {
+	if c.ws == nil {
+		return ""
+	}
+	return c.ws.Subprotocol()
+}
+
+// Context returns a context that carries the handshake request's values and
+// is cancelled when the connection closes. Use it for work started on behalf
+// of the connection.
+func (c *Conn) Context() context.Context {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ctx == nil {
+		c.ctx, c.cancel = context.WithCancel(c.parentCtx)
+		if c.state == stateClosed {
+			c.cancel()
+		}
+	}
+	return c.ctx
+}
+
+// Get returns the metadata value stored under key, or nil. Middleware
+// stores values here (the JWT middleware's claims under "user").
+func (c *Conn) Get(key string) any {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.bag[key]
+}
+
+// Set stores a metadata value under key.
+func (c *Conn) Set(key string, value any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.bag == nil {
+		c.bag = make(map[string]any, 4)
+	}
+	c.bag[key] = value
+}
+
+// Delete removes the metadata value stored under key.
+func (c *Conn) Delete(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.bag, key)
+}
+
+// MarkOriginChecked records that a middleware has decided the request's
+// Origin, so the hub's default same-origin check is skipped for this
+// connection. Only origin middleware should call it, before next.
+func (c *Conn) MarkOriginChecked() { c.originChecked = true }
+
+// OnMessage sets the handler for raw frames (see MessageFunc), replacing any
+// previous one. A nil fn removes it.
+func (c *Conn) OnMessage(fn MessageFunc) {
+	c.mu.Lock()
+	c.onMessage = fn
+	c.mu.Unlock()
+}
+
+// OnClose adds a handler run once after the connection closes, after it has
+// left its rooms. Handlers run in the order added. Added after the close, fn
+// never runs.
+func (c *Conn) OnClose(fn CloseFunc) {
+	c.mu.Lock()
+	if c.state != stateClosed {
+		c.onClose = append(c.onClose, fn)
+	}
+	c.mu.Unlock()
+}
+
+// Close starts a graceful close: messages already queued are sent, then a
+// close frame with code and reason; the connection ends when the peer
+// answers or after the write timeout. It returns an error for a code that
+// may not be sent (1000-1003, 1007-1014 and 3000-4999 may). Calling it again
+// does nothing.
+func (c *Conn) Close(code int, reason string) error {
+	if !validCloseCode(code) {
+		return &CloseError{Code: code, Reason: reason, Err: ErrInvalidCloseCode}
+	}
+	c.closeGraceful(code, reason)
+	return nil
+}
+
+// Ping queues a ping now, in addition to the hub's heartbeat.
+func (c *Conn) Ping() error {
+	if c.ws == nil {
+		return ErrNotUpgraded
+	}
+	c.pingSent.CompareAndSwap(0, time.Now().UnixNano())
+	return c.enqueue(outbound{kind: kindPing}, false)
+}
+
+// String returns the connection's ID, for logs.
+func (c *Conn) String() string { return c.id }
+
+// MarshalJSON describes the connection for admin endpoints: ID, IP, user
+// agent, rooms and times. Metadata is not included.
+func (c *Conn) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		ID          string    `json:"id"`
+		IP          string    `json:"ip"`
+		UserAgent   string    `json:"userAgent"`
+		Rooms       []string  `json:"rooms"`
+		ConnectedAt time.Time `json:"connectedAt"`
+		LastSeen    time.Time `json:"lastSeen"`
+	}{c.id, c.ip, c.UserAgent(), c.Rooms(), c.connectedAt, c.LastSeen()})
+}

@@ -1,0 +1,354 @@
+package core
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// EventFunc handles one event. data is the raw JSON of the envelope's
+// "data" field (null when absent). When the client asked for an ack, the
+// returned value (or error) is sent back as the reply; otherwise a returned
+// error is sent as an "error" event. Return an *EventError to choose the code
+// the client sees, or a *CloseError to close the connection.
+type EventFunc func(c *Conn, data json.RawMessage) (any, error)
+
+// AckFunc receives the client's reply to EmitWithAckFunc: its data, or an
+// *EventError the client sent, or an error such as context.DeadlineExceeded
+// or ErrClosed.
+type AckFunc func(data json.RawMessage, err error)
+
+type eventEntry struct {
+	fn   EventFunc
+	once bool
+}
+
+// reserved event names may not be handled with On (DESIGN.md §3).
+var reserved = map[string]bool{"error": true, "message": true, "close": true, "ping": true, "pong": true, "connect": true}
+
+// ValidEventName reports whether name may be used as an event: 1 to 128
+// bytes of printable UTF-8.
+func ValidEventName(name string) bool {
+	if len(name) == 0 || len(name) > 128 || !utf8.ValidString(name) {
+		return false
+	}
+	for _, r := range name {
+		if !unicode.IsPrint(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// On sets the handler for event on this connection, replacing any previous
+// one. It returns ErrInvalidEvent for an invalid or reserved name.
+func (c *Conn) On(event string, fn EventFunc) error { return c.on(event, fn, false) }
+
+// Once is like On, but the handler is removed after its first call.
+func (c *Conn) Once(event string, fn EventFunc) error { return c.on(event, fn, true) }
+
+func (c *Conn) on(event string, fn EventFunc, once bool) error {
+	if !ValidEventName(event) || reserved[event] || fn == nil {
+		return ErrInvalidEvent
+	}
+	c.mu.Lock()
+	if c.events == nil {
+		c.events = make(map[string]eventEntry, 4)
+	}
+	c.events[event] = eventEntry{fn: fn, once: once}
+	c.mu.Unlock()
+	return nil
+}
+
+// Off removes the handler for event.
+func (c *Conn) Off(event string) {
+	c.mu.Lock()
+	delete(c.events, event)
+	c.mu.Unlock()
+}
+
+// Handle registers a typed handler: the event's data is decoded into a T
+// before fn runs. Data that does not decode gets a bad_request error (event
+// or ack error) and the connection stays open.
+func Handle[T any](c *Conn, event string, fn func(c *Conn, msg T) (any, error)) error {
+	return c.On(event, func(c *Conn, data json.RawMessage) (any, error) {
+		var msg T
+		if err := json.Unmarshal(data, &msg); err != nil {
+			return nil, &EventError{Code: CodeBadRequest, Message: "data for " + strconv.Quote(event) + " does not match the expected shape"}
+		}
+		return fn(c, msg)
+	})
+}
+
+// EmitWithAck emits event with an ack id and waits for the client's reply,
+// until ctx ends or the connection closes. It returns ErrAckInHandler when
+// called while one of this connection's own event handlers runs (the reply
+// could not be read before that handler returns); use EmitWithAckFunc there.
+func (c *Conn) EmitWithAck(ctx context.Context, event string, data any) (json.RawMessage, error) {
+	if c.dispatching.Load() {
+		return nil, ErrAckInHandler
+	}
+	type result struct {
+		data json.RawMessage
+		err  error
+	}
+	ch := make(chan result, 1)
+	id, err := c.emitAck(event, data, func(d json.RawMessage, err error) { ch <- result{d, err} })
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case r := <-ch:
+		return r.data, r.err
+	case <-ctx.Done():
+		c.takeAck(id)
+		return nil, ctx.Err()
+	}
+}
+
+// EmitWithAckFunc emits event with an ack id and calls fn once with the
+// client's reply, or with context.DeadlineExceeded after timeout, or with
+// ErrClosed when the connection closes first. It never blocks, so it is safe
+// inside the connection's own event handlers. fn runs on the connection's
+// read goroutine or a timer goroutine and must not block.
+func (c *Conn) EmitWithAckFunc(event string, data any, timeout time.Duration, fn AckFunc) error {
+	var id uint64
+	var timer *time.Timer
+	wrapped := func(d json.RawMessage, err error) {
+		if timer != nil {
+			timer.Stop()
+		}
+		fn(d, err)
+	}
+	c.mu.Lock() // hold off the reply until the timer is set
+	id, err := c.emitAckLocked(event, data, wrapped)
+	if err == nil && timeout > 0 {
+		timer = time.AfterFunc(timeout, func() {
+			if f := c.takeAck(id); f != nil {
+				fn(nil, context.DeadlineExceeded)
+			}
+		})
+	}
+	c.mu.Unlock()
+	if err == nil {
+		c.startWriterIfQueued()
+	}
+	return err
+}
+
+func (c *Conn) emitAck(event string, data any, fn AckFunc) (uint64, error) {
+	c.mu.Lock()
+	id, err := c.emitAckLocked(event, data, fn)
+	c.mu.Unlock()
+	if err == nil {
+		c.startWriterIfQueued()
+	}
+	return id, err
+}
+
+// emitAckLocked registers fn and queues the event. c.mu is held; the
+// caller starts the writer.
+func (c *Conn) emitAckLocked(event string, data any, fn AckFunc) (uint64, error) {
+	if c.state != stateOpen {
+		return 0, ErrClosed
+	}
+	c.nextAck++
+	id := c.nextAck
+	b, err := encodeEvent(event, data, id)
+	if err != nil {
+		return 0, err
+	}
+	cfg := &c.hub.cfg
+	if c.queued > 0 && (c.queued >= cfg.SendQueueMessages || c.queueBytes+len(b) > cfg.SendQueueBytes) {
+		return 0, c.fullLocked()
+	}
+	if c.acks == nil {
+		c.acks = make(map[uint64]AckFunc, 1)
+	}
+	c.acks[id] = fn
+	c.queue = append(c.queue, outbound{kind: kindText, data: b, n: len(b)})
+	c.queued++
+	c.queueBytes += len(b)
+	return id, nil
+}
+
+// startWriterIfQueued starts the writer when messages wait and none runs.
+func (c *Conn) startWriterIfQueued() {
+	c.mu.Lock()
+	start := c.startWriterLocked()
+	c.mu.Unlock()
+	if start {
+		go c.writeLoop()
+	}
+}
+
+// takeAck removes and returns the pending ack callback for id.
+func (c *Conn) takeAck(id uint64) AckFunc {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	fn := c.acks[id]
+	delete(c.acks, id)
+	return fn
+}
+
+// envelope is the inbound wire form (DESIGN.md §3).
+type envelope struct {
+	Event *string         `json:"event"`
+	Data  json.RawMessage `json:"data"`
+	Ack   *uint64         `json:"ack"`
+	Error *EventError     `json:"error"`
+}
+
+// outEnvelope is the outbound wire form of events and ack replies.
+type outEnvelope struct {
+	Event string      `json:"event,omitempty"`
+	Data  any         `json:"data,omitempty"`
+	Ack   uint64      `json:"ack,omitempty"`
+	Error *EventError `json:"error,omitempty"`
+}
+
+// encodeEvent encodes an event envelope. A nil data is sent as null.
+func encodeEvent(event string, data any, ack uint64) ([]byte, error) {
+	if !ValidEventName(event) {
+		return nil, ErrInvalidEvent
+	}
+	var buf bytes.Buffer
+	buf.Grow(32 + len(event))
+	buf.WriteString(`{"event":`)
+	ev, _ := json.Marshal(event)
+	buf.Write(ev)
+	buf.WriteString(`,"data":`)
+	d, err := json.Marshal(data)
+	if err != nil {
+		return nil, err
+	}
+	buf.Write(d)
+	if ack > 0 {
+		buf.WriteString(`,"ack":`)
+		buf.WriteString(strconv.FormatUint(ack, 10))
+	}
+	buf.WriteByte('}')
+	return buf.Bytes(), nil
+}
+
+// dispatchText handles one inbound text message on the read goroutine.
+func (c *Conn) dispatchText(data []byte) error {
+	var env envelope
+	isObject := len(bytes.TrimLeft(data, " \t\r\n")) > 0 && bytes.TrimLeft(data, " \t\r\n")[0] == '{'
+	if !isObject {
+		return c.dispatchRaw(TextMessage, data, &EventError{Code: CodeBadRequest, Message: "expected a JSON event message"})
+	}
+	if err := json.Unmarshal(data, &env); err != nil {
+		var syn *json.SyntaxError
+		msg := "event message does not have the expected shape"
+		if errors.As(err, &syn) {
+			msg = "malformed JSON"
+		}
+		return c.dispatchRaw(TextMessage, data, &EventError{Code: CodeBadRequest, Message: msg})
+	}
+	if env.Event == nil {
+		if env.Ack != nil { // a reply to EmitWithAck
+			if fn := c.takeAck(*env.Ack); fn != nil {
+				if env.Error != nil {
+					fn(nil, env.Error)
+				} else {
+					fn(env.Data, nil)
+				}
+			}
+			return nil
+		}
+		return c.dispatchRaw(TextMessage, data, &EventError{Code: CodeBadRequest, Message: "missing event name"})
+	}
+	name := *env.Event
+	var ack uint64
+	if env.Ack != nil {
+		ack = *env.Ack
+	}
+	if !ValidEventName(name) {
+		return c.reply(ack, nil, &EventError{Code: CodeBadRequest, Message: "invalid event name"})
+	}
+	c.mu.Lock()
+	e, ok := c.events[name]
+	if ok && e.once {
+		delete(c.events, name)
+	}
+	c.mu.Unlock()
+	if !ok {
+		c.mu.Lock()
+		raw := c.onMessage
+		c.mu.Unlock()
+		if raw != nil {
+			return c.callRaw(raw, TextMessage, data)
+		}
+		return c.reply(ack, nil, &EventError{Code: CodeUnknownEvent, Message: "no handler for event " + strconv.Quote(truncateReason(name))})
+	}
+	if len(env.Data) == 0 {
+		env.Data = json.RawMessage("null")
+	}
+	c.dispatching.Store(true)
+	res, err := e.fn(c, env.Data)
+	c.dispatching.Store(false)
+	return c.reply(ack, res, err)
+}
+
+// dispatchRaw hands a frame to the raw handler, or reports fallback to the
+// client when there is none.
+func (c *Conn) dispatchRaw(mt int, data []byte, fallback *EventError) error {
+	c.mu.Lock()
+	raw := c.onMessage
+	c.mu.Unlock()
+	if raw != nil {
+		return c.callRaw(raw, mt, data)
+	}
+	return c.reply(0, nil, fallback)
+}
+
+func (c *Conn) callRaw(fn MessageFunc, mt int, data []byte) error {
+	c.dispatching.Store(true)
+	err := fn(c, mt, data)
+	c.dispatching.Store(false)
+	return c.reply(0, nil, err)
+}
+
+// reply answers an ack (when ack > 0) or reports err as an error event. A
+// *CloseError is returned to the read loop, which closes the connection.
+func (c *Conn) reply(ack uint64, res any, err error) error {
+	var ce *CloseError
+	if errors.As(err, &ce) {
+		return ce
+	}
+	var ee *EventError
+	if err != nil && !errors.As(err, &ee) {
+		c.hub.stats.errors.Add(1)
+		c.hub.log.Error("rushws: handler error", "conn", c.id, "err", err)
+		ee = &EventError{Code: CodeInternal, Message: "internal error"}
+	}
+	var b []byte
+	var merr error
+	switch {
+	case ack > 0:
+		out := outEnvelope{Ack: ack, Data: res, Error: ee}
+		if ee != nil {
+			out.Data = nil
+		}
+		b, merr = json.Marshal(out)
+		if merr != nil { // the handler's result cannot be encoded
+			c.hub.stats.errors.Add(1)
+			c.hub.log.Error("rushws: ack result cannot be encoded", "conn", c.id, "err", merr)
+			b, _ = json.Marshal(outEnvelope{Ack: ack, Error: &EventError{Code: CodeInternal, Message: "internal error"}})
+		}
+	case ee != nil:
+		b, _ = encodeEvent("error", ee, 0)
+	default:
+		return nil
+	}
+	if err := c.enqueue(outbound{kind: kindText, data: b, n: len(b)}, true); err != nil && !errors.Is(err, ErrClosed) {
+		return nil // the slow-consumer policy has already acted
+	}
+	return nil
+}

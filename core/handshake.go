@@ -1,0 +1,350 @@
+package core
+
+import (
+	"bufio"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"strings"
+	"time"
+)
+
+// ConnInfo carries what an adapter learned from its framework about a
+// handshake: the route's path parameters and the client IP as the
+// framework's trusted-proxy configuration determined it.
+type ConnInfo struct {
+	// Params are the route's path parameters. Optional.
+	Params []Param
+	// ClientIP is the client's address. Optional. Default the host part of
+	// the request's RemoteAddr.
+	ClientIP string
+}
+
+// Handler returns an http.Handler for plain net/http: the route's wildcards
+// (r.PathValue, Go 1.22 patterns) become Conn params and the client IP is the
+// remote address. Refused handshakes get a JSON body.
+func (h *Hub) Handler(fn HandlerFunc, mw ...MiddlewareFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		info := ConnInfo{Params: patternParams(r)}
+		if err := h.Serve(w, r, info, fn, mw...); err != nil {
+			WriteHTTPError(w, err)
+		}
+	})
+}
+
+// Serve is the seam the adapters call. It validates the handshake, runs the
+// middleware chain, upgrades, runs fn and starts the connection's read
+// goroutine, then returns without keeping w, r or any framework context.
+//
+// Before the upgrade it writes nothing: a refused handshake returns an
+// *HTTPError for the caller to answer in its framework's way (Handler uses
+// WriteHTTPError). After a successful upgrade it returns nil; the caller must
+// then write nothing to w.
+func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, info ConnInfo, fn HandlerFunc, mw ...MiddlewareFunc) error {
+	if err := checkHandshake(r); err != nil {
+		return h.refuse(err)
+	}
+	if err := h.admit(); err != nil {
+		return h.refuse(err)
+	}
+	c := h.newConn(r, info)
+	hw := &hijackWriter{ResponseWriter: w}
+	final := func(c *Conn) error { return h.upgrade(hw, r, c, fn) }
+	err := h.runChain(h.chain(final, mw), c)
+	if c.ws == nil { // refused, or the chain never called next
+		h.release()
+		var he *HTTPError
+		switch {
+		case errors.As(err, &he):
+		case err == nil:
+			he = &HTTPError{Status: http.StatusForbidden, Message: "connection refused", Reason: "middleware"}
+		default:
+			h.stats.errors.Add(1)
+			h.log.Error("rushws: handshake failed", "ip", c.ip, "err", err)
+			he = &HTTPError{Status: http.StatusInternalServerError, Message: "internal error", Reason: "internal", Err: err}
+		}
+		return h.refuse(he)
+	}
+	if err != nil {
+		c.closeForError(err)
+	}
+	go c.readLoop()
+	return nil
+}
+
+// runChain runs the middleware chain, turning a panic into an error.
+func (h *Hub) runChain(fn HandlerFunc, c *Conn) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = h.recovered(c, p)
+		}
+	}()
+	return fn(c)
+}
+
+// recovered logs a recovered panic with its stack and counts it.
+func (h *Hub) recovered(c *Conn, p any) error {
+	h.stats.errors.Add(1)
+	h.log.Error("rushws: handler panicked", "conn", c.id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+	return &CloseError{Code: CloseInternal, Reason: "internal error", Err: fmt.Errorf("panic: %v", p)}
+}
+
+// upgrade is the innermost handler: origin, upgrade, registration, then the
+// route handler.
+func (h *Hub) upgrade(hw *hijackWriter, r *http.Request, c *Conn, fn HandlerFunc) error {
+	if !c.originChecked && !h.originAllowed(r) {
+		return &HTTPError{Status: http.StatusForbidden, Message: "origin not allowed", Reason: "origin"}
+	}
+	ws, err := h.upgrader.Upgrade(hw, r, responseHeader(hw.Header()))
+	if err != nil {
+		if hw.hijackErr != nil {
+			h.log.Error("rushws: cannot take over the connection: the response writer does not support hijacking; "+
+				"a middleware on this route (such as Echo's Timeout or a buffering writer) hides http.Hijacker",
+				"path", r.URL.Path, "err", hw.hijackErr)
+			return &HTTPError{Status: http.StatusInternalServerError, Message: "websocket upgrade not possible on this route", Reason: "hijack", Err: hw.hijackErr}
+		}
+		if hw.status != 0 { // a check gorilla made that ours did not
+			return &HTTPError{Status: hw.status, Reason: "bad_handshake", Err: err}
+		}
+		h.log.Debug("rushws: upgrade failed", "ip", c.ip, "err", err)
+		return &HTTPError{Status: http.StatusBadRequest, Reason: "bad_handshake", Err: err}
+	}
+	now := time.Now()
+	c.lastSeen.Store(now.UnixNano())
+	ws.SetReadLimit(h.cfg.ReadLimit)
+	ws.SetPongHandler(c.onPong)
+	c.ws = ws
+	if !h.register(c) {
+		c.closeGraceful(CloseGoingAway, "server shutting down")
+		return nil
+	}
+	c.registered = true
+	c.startWriterIfQueued() // sends queued by middleware before the upgrade
+	return h.runHandler(fn, c)
+}
+
+// runHandler runs the route handler, recovering a panic.
+func (h *Hub) runHandler(fn HandlerFunc, c *Conn) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = h.recovered(c, p)
+		}
+	}()
+	return fn(c)
+}
+
+// closeForError closes an upgraded connection for an error returned by its
+// route handler or middleware.
+func (c *Conn) closeForError(err error) {
+	var ce *CloseError
+	var he *HTTPError
+	switch {
+	case errors.As(err, &ce):
+		code := ce.Code
+		if !validCloseCode(code) {
+			code = CloseInternal
+		}
+		c.closeGraceful(code, ce.Reason)
+	case errors.As(err, &he):
+		code := ClosePolicyViolation
+		switch he.Status {
+		case http.StatusUnauthorized:
+			code = CloseUnauthorized
+		case http.StatusForbidden:
+			code = CloseForbidden
+		case http.StatusTooManyRequests:
+			code = CloseRateLimited
+		}
+		msg := he.Message
+		if msg == "" {
+			msg = http.StatusText(he.Status)
+		}
+		c.closeGraceful(code, msg)
+	default:
+		c.hub.stats.errors.Add(1)
+		c.hub.log.Error("rushws: route handler error", "conn", c.id, "err", err)
+		c.closeGraceful(CloseInternal, "internal error")
+	}
+}
+
+// refuse counts a refused handshake.
+func (h *Hub) refuse(e *HTTPError) error {
+	h.stats.reject(e.reason())
+	return e
+}
+
+// newConn builds the connection for a handshake, copying what it needs from
+// the request so nothing of the framework's pooled context is kept.
+func (h *Hub) newConn(r *http.Request, info ConnInfo) *Conn {
+	ip := info.ClientIP
+	if ip == "" {
+		ip = remoteIP(r.RemoteAddr)
+	}
+	u := *r.URL
+	req := &http.Request{
+		Method:     r.Method,
+		URL:        &u,
+		Proto:      r.Proto,
+		ProtoMajor: r.ProtoMajor,
+		ProtoMinor: r.ProtoMinor,
+		Header:     r.Header,
+		Host:       r.Host,
+		RemoteAddr: r.RemoteAddr,
+		RequestURI: r.RequestURI,
+	}
+	return &Conn{
+		hub:         h,
+		id:          newID(),
+		ip:          ip,
+		req:         req,
+		params:      info.Params,
+		connectedAt: time.Now(),
+		parentCtx:   context.WithoutCancel(r.Context()),
+	}
+}
+
+// checkHandshake validates the parts of a handshake that gorilla would
+// refuse, so refusals are counted and answered before any middleware runs.
+func checkHandshake(r *http.Request) *HTTPError {
+	if r.Method != http.MethodGet {
+		return &HTTPError{Status: http.StatusMethodNotAllowed, Message: "websocket handshake must use GET", Reason: "method",
+			Header: http.Header{"Allow": {http.MethodGet}}}
+	}
+	if !headerHasToken(r.Header, "Connection", "upgrade") || !headerHasToken(r.Header, "Upgrade", "websocket") {
+		return &HTTPError{Status: http.StatusBadRequest, Message: "not a websocket handshake", Reason: "bad_handshake",
+			Header: http.Header{"Upgrade": {"websocket"}}}
+	}
+	if r.Header.Get("Sec-Websocket-Version") != "13" {
+		return &HTTPError{Status: http.StatusBadRequest, Message: "unsupported websocket version", Reason: "bad_handshake",
+			Header: http.Header{"Sec-Websocket-Version": {"13"}}}
+	}
+	key := r.Header.Get("Sec-Websocket-Key")
+	if b, err := base64.StdEncoding.DecodeString(key); err != nil || len(b) != 16 {
+		return &HTTPError{Status: http.StatusBadRequest, Message: "invalid Sec-WebSocket-Key", Reason: "bad_handshake"}
+	}
+	return nil
+}
+
+// headerHasToken reports whether a comma-separated header holds token,
+// case-insensitively.
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for part := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(part), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// originAllowed is the hub's default origin policy: requests without an
+// Origin header (non-browser clients) pass; browsers must be same-origin
+// unless Config says otherwise.
+func (h *Hub) originAllowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" || h.cfg.InsecureSkipOriginCheck {
+		return true
+	}
+	if h.cfg.CheckOrigin != nil {
+		return h.cfg.CheckOrigin(r)
+	}
+	u, err := url.Parse(origin)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		return false
+	}
+	return strings.EqualFold(u.Host, r.Host)
+}
+
+// responseHeader returns the headers earlier middleware set on w, for the
+// 101 response, minus those the handshake itself owns.
+func responseHeader(h http.Header) http.Header {
+	if len(h) == 0 {
+		return nil
+	}
+	out := h.Clone()
+	for _, k := range []string{"Upgrade", "Connection", "Sec-Websocket-Accept", "Sec-Websocket-Extensions",
+		"Sec-Websocket-Protocol", "Content-Length", "Content-Type", "Content-Encoding", "Transfer-Encoding"} {
+		delete(out, k)
+	}
+	return out
+}
+
+// hijackWriter records why gorilla's upgrade failed: the status of a
+// refused handshake or a hijack that the wrapped writer does not support.
+type hijackWriter struct {
+	http.ResponseWriter
+	status    int
+	hijackErr error
+}
+
+// Hijack takes over the connection through whatever the framework wrapped
+// around the writer.
+func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		w.hijackErr = err
+	}
+	return conn, brw, err
+}
+
+// Unwrap returns the wrapped writer, for http.ResponseController.
+func (w *hijackWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// WriteHTTPError answers a refused handshake with the error's status,
+// headers and a JSON body {"status":..., "message":...}. Errors that are not
+// *HTTPError become 500 without detail.
+func WriteHTTPError(w http.ResponseWriter, err error) {
+	he, ok := errors.AsType[*HTTPError](err)
+	if !ok {
+		he = &HTTPError{Status: http.StatusInternalServerError}
+	}
+	for k, vs := range he.Header {
+		for _, v := range vs {
+			w.Header().Add(k, v)
+		}
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(he.Status)
+	_ = json.NewEncoder(w).Encode(ErrorBody(he))
+}
+
+// ErrorBody returns the JSON body for a refused handshake.
+func ErrorBody(he *HTTPError) map[string]any {
+	msg := he.Message
+	if msg == "" {
+		msg = http.StatusText(he.Status)
+	}
+	return map[string]any{"status": he.Status, "message": msg}
+}
+
+// patternParams copies the wildcards of a Go 1.22 ServeMux pattern.
+func patternParams(r *http.Request) []Param {
+	var ps []Param
+	for seg := range strings.SplitSeq(r.Pattern, "/") {
+		if len(seg) < 3 || seg[0] != '{' || seg[len(seg)-1] != '}' {
+			continue
+		}
+		name := strings.TrimSuffix(seg[1:len(seg)-1], "...")
+		if name == "$" {
+			continue
+		}
+		ps = append(ps, Param{Name: name, Value: r.PathValue(name)})
+	}
+	return ps
+}
+
+// remoteIP returns the host part of a RemoteAddr.
+func remoteIP(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
+}

@@ -1,0 +1,164 @@
+package core
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Hub owns every live connection of one process: the registry, the rooms,
+// the counters, the heartbeat and shutdown. Create one with NewHub and mount
+// it on routes with Handler or an adapter (echows, ginws).
+//
+// All methods of Hub are safe for concurrent use.
+type Hub struct {
+	cfg      Config
+	log      *slog.Logger
+	upgrader websocket.Upgrader
+	started  time.Time
+
+	mwMu sync.RWMutex
+	mw   []MiddlewareFunc
+
+	mu       sync.RWMutex
+	conns    map[string]*Conn
+	closing  bool // Shutdown or Close has begun; guarded by mu
+	live     sync.WaitGroup // handshakes in progress and live connections
+	reserved int            // the same, counted against MaxConnections; guarded by mu
+
+	roomsMu sync.RWMutex
+	rooms   map[string]*room
+
+	hb heartbeat
+
+	stats counters
+}
+
+// NewHub returns a hub configured by cfg. It returns an error when a field
+// is out of range; the zero Config is valid. The hub starts no goroutine
+// until its first connection.
+func NewHub(cfg Config) (*Hub, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	h := &Hub{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		started: time.Now(),
+		conns:   make(map[string]*Conn),
+		rooms:   make(map[string]*room),
+	}
+	h.upgrader = websocket.Upgrader{
+		HandshakeTimeout:  cfg.HandshakeTimeout,
+		ReadBufferSize:    cfg.ReadBufferSize,
+		WriteBufferSize:   cfg.WriteBufferSize,
+		WriteBufferPool:   &sync.Pool{},
+		Subprotocols:      cfg.Subprotocols,
+		EnableCompression: cfg.EnableCompression,
+		// The origin was decided before the upgrade, in one place: see
+		// checkOrigin and MarkOriginChecked.
+		CheckOrigin: func(*http.Request) bool { return true },
+		// Errors are answered by the hub itself, as JSON.
+		Error: func(w http.ResponseWriter, _ *http.Request, status int, reason error) {
+			if hw, ok := w.(*hijackWriter); ok {
+				hw.status = status
+			}
+		},
+	}
+	h.stats.rejected = make(map[string]uint64)
+	return h, nil
+}
+
+// Use adds hub-wide middleware, run before every route's own middleware.
+// Call it before the hub serves its first request.
+func (h *Hub) Use(mw ...MiddlewareFunc) {
+	h.mwMu.Lock()
+	h.mw = append(h.mw, mw...)
+	h.mwMu.Unlock()
+}
+
+// Conn returns the live connection with the given ID, or nil.
+func (h *Hub) Conn(id string) *Conn {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.conns[id]
+}
+
+// Connections returns a snapshot of the live connections, in no particular
+// order.
+func (h *Hub) Connections() []*Conn {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	out := make([]*Conn, 0, len(h.conns))
+	for _, c := range h.conns {
+		out = append(out, c)
+	}
+	return out
+}
+
+// Len returns the number of live connections.
+func (h *Hub) Len() int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.conns)
+}
+
+// admit counts a handshake in progress, against MaxConnections and in the
+// set of goroutines Shutdown waits for. Each admit is paired with release.
+func (h *Hub) admit() *HTTPError {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closing {
+		return &HTTPError{Status: http.StatusServiceUnavailable, Message: "server is shutting down", Reason: "shutdown"}
+	}
+	if h.cfg.MaxConnections > 0 && h.reserved >= h.cfg.MaxConnections {
+		return &HTTPError{Status: http.StatusServiceUnavailable, Message: "too many connections", Reason: "full"}
+	}
+	h.reserved++
+	h.live.Add(1)
+	return nil
+}
+
+// release ends what admit began.
+func (h *Hub) release() {
+	h.mu.Lock()
+	h.reserved--
+	h.mu.Unlock()
+	h.live.Done()
+}
+
+// register lists an upgraded connection. It fails once shutdown has begun.
+func (h *Hub) register(c *Conn) bool {
+	h.mu.Lock()
+	if h.closing {
+		h.mu.Unlock()
+		return false
+	}
+	h.conns[c.id] = c
+	h.mu.Unlock()
+	h.stats.accepted.Add(1)
+	if h.cfg.PingInterval > 0 {
+		h.hb.start(h)
+	}
+	return true
+}
+
+// unregister removes a connection that has finished.
+func (h *Hub) unregister(c *Conn) {
+	h.mu.Lock()
+	delete(h.conns, c.id)
+	h.mu.Unlock()
+}
+
+// newID returns an unguessable connection ID: 128 random bits, base64url.
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}

@@ -1,0 +1,191 @@
+package core
+
+import (
+	"errors"
+	"io"
+	"net"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gorilla/websocket"
+)
+
+// lingerTime bounds how long a connection closed for a protocol violation
+// drains the peer's remaining input, so the peer reads the close frame
+// rather than a TCP reset.
+const lingerTime = time.Second
+
+// readLoop is the connection's one long-lived goroutine. It reads, checks
+// and dispatches messages in order, and finishes the connection when the
+// peer or the server ends it.
+func (c *Conn) readLoop() {
+	h := c.hub
+	var readErr error
+	defer func() { c.finish(readErr) }()
+	limit := h.cfg.ReadLimit
+	for {
+		mt, r, err := c.ws.NextReader()
+		if err != nil {
+			readErr = err
+			if errors.Is(err, websocket.ErrReadLimit) {
+				c.abort(CloseTooBig, "message too big") // gorilla has sent the close frame
+			}
+			return
+		}
+		data, err := io.ReadAll(io.LimitReader(r, limit+1))
+		if err != nil {
+			readErr = err
+			if errors.Is(err, websocket.ErrReadLimit) {
+				c.abort(CloseTooBig, "message too big")
+			}
+			return
+		}
+		if int64(len(data)) > limit { // larger once decompressed
+			readErr = websocket.ErrReadLimit
+			c.abort(CloseTooBig, "message too big")
+			return
+		}
+		c.lastSeen.Store(time.Now().UnixNano())
+		h.stats.messagesIn.Add(1)
+		h.stats.bytesIn.Add(uint64(len(data)))
+		if mt == websocket.TextMessage && !utf8.Valid(data) {
+			h.stats.errors.Add(1)
+			readErr = errInvalidUTF8
+			c.abort(CloseInvalidPayload, "invalid UTF-8")
+			return
+		}
+		c.mu.Lock()
+		open := c.state == stateOpen
+		c.mu.Unlock()
+		if !open {
+			continue // closing: wait for the peer's close frame
+		}
+		if err := c.dispatch(mt, data); err != nil {
+			var ce *CloseError
+			if errors.As(err, &ce) && ce.Code == CloseInternal && ce.Err != nil {
+				c.abort(CloseInternal, ce.Reason) // a panic: stop reading at once
+				readErr = ce
+				return
+			}
+			c.closeForError(err)
+		}
+	}
+}
+
+var errInvalidUTF8 = errors.New("rushws: invalid UTF-8 received")
+
+// dispatch routes one message, recovering a panic in user code.
+func (c *Conn) dispatch(mt int, data []byte) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.dispatching.Store(false)
+			err = c.hub.recovered(c, p)
+		}
+	}()
+	if mt == websocket.TextMessage {
+		return c.dispatchText(data)
+	}
+	return c.dispatchRaw(mt, data, &EventError{Code: CodeBadRequest, Message: "binary messages are not accepted"})
+}
+
+// abort closes the connection now for a protocol violation or a panic: a
+// close frame with code, then a short linger so the peer can read it.
+func (c *Conn) abort(code int, reason string) {
+	c.mu.Lock()
+	if c.state == stateOpen {
+		c.state = stateClosing
+		c.closeCode, c.closeReason = code, reason
+	}
+	clear(c.queue)
+	c.queue = nil
+	c.mu.Unlock()
+	c.abandon.Store(true)
+	nc := c.ws.NetConn()
+	deadline := time.Now().Add(lingerTime)
+	if code != CloseTooBig { // for 1009 gorilla has written the frame already
+		_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), deadline)
+	}
+	if tc, ok := nc.(interface{ CloseWrite() error }); ok {
+		_ = tc.CloseWrite()
+	}
+	_ = nc.SetReadDeadline(deadline)
+	_, _ = io.Copy(io.Discard, io.LimitReader(nc, 1<<20))
+}
+
+// onPong records a pong: the peer is alive, and the ping's round trip.
+func (c *Conn) onPong(string) error {
+	now := time.Now().UnixNano()
+	c.lastSeen.Store(now)
+	if sent := c.pingSent.Swap(0); sent > 0 && now > sent {
+		c.hub.stats.recordRTT(time.Duration(now - sent))
+	}
+	return nil
+}
+
+// finish runs once, on the read goroutine, when the connection has ended:
+// it waits for the writer, cancels the context, fails pending acks, runs
+// OnClose handlers, leaves every room and unregisters.
+func (c *Conn) finish(readErr error) {
+	h := c.hub
+	c.mu.Lock()
+	code, reason := c.closeCode, c.closeReason
+	if code == 0 {
+		code, reason = CloseAbnormal, ""
+		var ce *websocket.CloseError
+		if errors.As(readErr, &ce) {
+			code, reason = ce.Code, ce.Text
+		}
+	}
+	c.state = stateClosed
+	clear(c.queue)
+	c.queue = nil
+	var wait chan struct{}
+	if c.writing {
+		c.writerDone = make(chan struct{})
+		wait = c.writerDone
+	}
+	acks := c.acks
+	c.acks = nil
+	onClose := c.onClose
+	c.onClose = nil
+	cancel := c.cancel
+	c.mu.Unlock()
+
+	_ = c.ws.NetConn().Close()
+	if wait != nil {
+		<-wait
+	}
+	if cancel != nil {
+		cancel()
+	}
+	if readErr != nil && code == CloseAbnormal && !isExpectedNetErr(readErr) {
+		h.log.Debug("rushws: connection lost", "conn", c.id, "err", readErr)
+	}
+	for _, fn := range acks {
+		c.safely(func() { fn(nil, ErrClosed) })
+	}
+	for _, fn := range onClose {
+		c.safely(func() { fn(c, code, reason) })
+	}
+	h.leaveAll(c)
+	if c.registered {
+		h.unregister(c)
+	}
+	h.release()
+}
+
+// safely runs user code from finish, where a panic must not stop cleanup.
+func (c *Conn) safely(fn func()) {
+	defer func() {
+		if p := recover(); p != nil {
+			_ = c.hub.recovered(c, p)
+		}
+	}()
+	fn()
+}
+
+// isExpectedNetErr reports errors that end connections in normal operation.
+func isExpectedNetErr(err error) bool {
+	var ne net.Error
+	return errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.As(err, &ne) && ne.Timeout()
+}
