@@ -45,6 +45,7 @@ type Conn struct {
 	events      map[string]eventEntry
 	onMessage   MessageFunc
 	onClose     []CloseFunc
+	filters     []FilterFunc
 	rooms       map[string]struct{}
 	queue       []outbound
 	queued      int // data messages queued or in flight
@@ -74,6 +75,13 @@ type Param struct {
 // envelope, and events with no handler on this connection. messageType is
 // TextMessage or BinaryMessage. data is only valid during the call.
 type MessageFunc func(c *Conn, messageType int, data []byte) error
+
+// FilterFunc inspects an inbound message before it is dispatched, on the
+// read goroutine. Returning nil lets it through; any error drops it: an
+// *EventError is sent to the client as an error event, a *CloseError closes
+// the connection, and other errors are reported as "internal". Rate limits
+// and message policies are filters.
+type FilterFunc func(c *Conn, messageType int, data []byte) error
 
 // CloseFunc runs once when a connection has closed, with the close code and
 // reason: the peer's, the server's, or 1006 when the connection was lost.
@@ -196,6 +204,14 @@ func (c *Conn) MarkOriginChecked() { c.originChecked = true }
 func (c *Conn) OnMessage(fn MessageFunc) {
 	c.mu.Lock()
 	c.onMessage = fn
+	c.mu.Unlock()
+}
+
+// Filter adds fn to the filters every inbound message passes before
+// dispatch, in the order added. Middleware usually adds filters before next.
+func (c *Conn) Filter(fn FilterFunc) {
+	c.mu.Lock()
+	c.filters = append(c.filters, fn)
 	c.mu.Unlock()
 }
 

@@ -82,6 +82,14 @@ func (c *Conn) dispatch(mt int, data []byte) (err error) {
 			err = c.hub.recovered(c, p)
 		}
 	}()
+	c.mu.Lock()
+	filters := c.filters
+	c.mu.Unlock()
+	for _, f := range filters {
+		if err := f(c, mt, data); err != nil {
+			return c.reply(0, nil, err)
+		}
+	}
 	if mt == websocket.TextMessage {
 		return c.dispatchText(data)
 	}
