@@ -216,8 +216,9 @@ func (c *Conn) Filter(fn FilterFunc) {
 }
 
 // OnClose adds a handler run once after the connection closes, after it has
-// left its rooms. Handlers run in the order added. Added after the close, fn
-// never runs.
+// left its rooms (c.Rooms still names them, so the handler can tell them
+// with c.To). Handlers run in the order added, on the read goroutine. Added
+// after the close, fn never runs.
 func (c *Conn) OnClose(fn CloseFunc) {
 	c.mu.Lock()
 	if c.state != stateClosed {

@@ -58,7 +58,7 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, info ConnInfo, fn Ha
 	final := func(c *Conn) error { return h.upgrade(hw, r, c, fn) }
 	err := h.runChain(h.chain(final, mw), c)
 	if c.ws == nil { // refused, or the chain never called next
-		h.release()
+		h.release(nil)
 		var he *HTTPError
 		switch {
 		case errors.As(err, &he):

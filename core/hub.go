@@ -125,9 +125,13 @@ func (h *Hub) admit() *HTTPError {
 	return nil
 }
 
-// release ends what admit began.
-func (h *Hub) release() {
+// release ends what admit began, forgetting c if it was registered. c is
+// nil for a refused handshake.
+func (h *Hub) release(c *Conn) {
 	h.mu.Lock()
+	if c != nil && c.registered {
+		delete(h.conns, c.id)
+	}
 	h.reserved--
 	h.mu.Unlock()
 	h.live.Done()
@@ -147,13 +151,6 @@ func (h *Hub) register(c *Conn) bool {
 		h.hb.start(h)
 	}
 	return true
-}
-
-// unregister removes a connection that has finished.
-func (h *Hub) unregister(c *Conn) {
-	h.mu.Lock()
-	delete(h.conns, c.id)
-	h.mu.Unlock()
 }
 
 // newID returns an unguessable connection ID: 128 random bits, base64url.

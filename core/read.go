@@ -28,7 +28,7 @@ func (c *Conn) readLoop() {
 		if err != nil {
 			readErr = err
 			if errors.Is(err, websocket.ErrReadLimit) {
-				c.abort(CloseTooBig, "message too big") // gorilla has sent the close frame
+				c.abort(CloseTooBig, "", false) // gorilla has sent the close frame
 			}
 			return
 		}
@@ -36,13 +36,13 @@ func (c *Conn) readLoop() {
 		if err != nil {
 			readErr = err
 			if errors.Is(err, websocket.ErrReadLimit) {
-				c.abort(CloseTooBig, "message too big")
+				c.abort(CloseTooBig, "", false)
 			}
 			return
 		}
 		if int64(len(data)) > limit { // larger once decompressed
 			readErr = websocket.ErrReadLimit
-			c.abort(CloseTooBig, "message too big")
+			c.abort(CloseTooBig, "message too big", true)
 			return
 		}
 		c.lastSeen.Store(time.Now().UnixNano())
@@ -51,7 +51,7 @@ func (c *Conn) readLoop() {
 		if mt == websocket.TextMessage && !utf8.Valid(data) {
 			h.stats.errors.Add(1)
 			readErr = errInvalidUTF8
-			c.abort(CloseInvalidPayload, "invalid UTF-8")
+			c.abort(CloseInvalidPayload, "invalid UTF-8", true)
 			return
 		}
 		c.mu.Lock()
@@ -63,7 +63,7 @@ func (c *Conn) readLoop() {
 		if err := c.dispatch(mt, data); err != nil {
 			var ce *CloseError
 			if errors.As(err, &ce) && ce.Code == CloseInternal && ce.Err != nil {
-				c.abort(CloseInternal, ce.Reason) // a panic: stop reading at once
+				c.abort(CloseInternal, ce.Reason, true) // a panic: stop reading at once
 				readErr = ce
 				return
 			}
@@ -97,8 +97,9 @@ func (c *Conn) dispatch(mt int, data []byte) (err error) {
 }
 
 // abort closes the connection now for a protocol violation or a panic: a
-// close frame with code, then a short linger so the peer can read it.
-func (c *Conn) abort(code int, reason string) {
+// close frame with code (unless gorilla has sent it), then a short linger so
+// the peer reads it rather than a TCP reset.
+func (c *Conn) abort(code int, reason string, sendFrame bool) {
 	c.mu.Lock()
 	if c.state == stateOpen {
 		c.state = stateClosing
@@ -110,7 +111,7 @@ func (c *Conn) abort(code int, reason string) {
 	c.abandon.Store(true)
 	nc := c.ws.NetConn()
 	deadline := time.Now().Add(lingerTime)
-	if code != CloseTooBig { // for 1009 gorilla has written the frame already
+	if sendFrame {
 		_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), deadline)
 	}
 	if tc, ok := nc.(interface{ CloseWrite() error }); ok {
@@ -172,14 +173,11 @@ func (c *Conn) finish(readErr error) {
 	for _, fn := range acks {
 		c.safely(func() { fn(nil, ErrClosed) })
 	}
+	h.leaveAll(c)
 	for _, fn := range onClose {
 		c.safely(func() { fn(c, code, reason) })
 	}
-	h.leaveAll(c)
-	if c.registered {
-		h.unregister(c)
-	}
-	h.release()
+	h.release(c)
 }
 
 // safely runs user code from finish, where a panic must not stop cleanup.

@@ -132,15 +132,14 @@ func (c *Conn) Leave(rooms ...string) {
 	}
 }
 
-// leaveAll removes c from every room; used when it closes.
+// leaveAll removes c from every room when it closes. c keeps its own list,
+// so OnClose handlers can still tell which rooms it was in.
 func (h *Hub) leaveAll(c *Conn) {
 	h.roomsMu.Lock()
 	defer h.roomsMu.Unlock()
 	c.mu.Lock()
-	names := c.rooms
-	c.rooms = nil
-	c.mu.Unlock()
-	for name := range names {
+	defer c.mu.Unlock()
+	for name := range c.rooms {
 		h.leaveLocked(c, name)
 	}
 }
@@ -158,7 +157,9 @@ func (h *Hub) leaveLocked(c *Conn, name string) {
 	}
 }
 
-// Rooms returns the names of the rooms the connection is in, sorted.
+// Rooms returns the names of the rooms the connection is in, sorted. After
+// the connection has closed (in OnClose handlers) it returns the rooms it was
+// in, which it has already left.
 func (c *Conn) Rooms() []string {
 	c.mu.Lock()
 	out := make([]string, 0, len(c.rooms))

@@ -30,6 +30,10 @@ func Handler(hub *core.Hub, fn core.HandlerFunc, mw ...core.MiddlewareFunc) gin.
 		}
 		err := hub.Serve(c.Writer, c.Request, core.ConnInfo{Params: params, ClientIP: c.ClientIP()}, fn, mw...)
 		if err == nil {
+			// The connection now belongs to the hub. Later middleware
+			// (loggers, gzip) sees a 101 that is already written and
+			// cannot write into the hijacked connection.
+			c.Writer = upgraded{c.Writer}
 			c.Abort()
 			return
 		}
@@ -63,3 +67,18 @@ func RoomsHandler(hub *core.Hub) gin.HandlerFunc {
 		c.JSON(http.StatusOK, hub.Rooms())
 	}
 }
+
+// upgraded stands in for Gin's writer once the connection is hijacked: it
+// reports the 101 that went out and refuses further writes, so middleware
+// that runs after the handler neither logs 200 nor writes into the
+// WebSocket.
+type upgraded struct{ gin.ResponseWriter }
+
+func (upgraded) Status() int                     { return http.StatusSwitchingProtocols }
+func (upgraded) Size() int                       { return -1 }
+func (upgraded) Written() bool                   { return true }
+func (upgraded) WriteHeader(int)                 {}
+func (upgraded) WriteHeaderNow()                 {}
+func (upgraded) Flush()                          {}
+func (upgraded) Write([]byte) (int, error)       { return 0, http.ErrHijacked }
+func (upgraded) WriteString(string) (int, error) { return 0, http.ErrHijacked }

@@ -1,0 +1,240 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/rushws/rushws/core"
+	"github.com/rushws/rushws/wstest"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// startApp serves newApp on an httptest server. The hub is shut down and
+// the server closed when the test ends.
+func startApp(t *testing.T) (*httptest.Server, *core.Hub) {
+	t.Helper()
+	handler, hub, err := newApp(slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(handler)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := hub.Shutdown(ctx); err != nil {
+			t.Errorf("hub.Shutdown: %v", err)
+		}
+		srv.Close()
+	})
+	return srv, hub
+}
+
+func expectPresence(t *testing.T, c *wstest.Client, event string, want presence) {
+	t.Helper()
+	var got presence
+	c.ExpectInto(event, &got)
+	if got != want {
+		t.Fatalf("%s = %+v, want %+v", event, got, want)
+	}
+}
+
+func expectChat(t *testing.T, c *wstest.Client, name, text string) {
+	t.Helper()
+	var got chatOut
+	c.ExpectInto("chat", &got)
+	if got.Name != name || got.Text != text {
+		t.Fatalf("chat = {name %q, text %q}, want {name %q, text %q}", got.Name, got.Text, name, text)
+	}
+	if got.At.IsZero() || time.Since(got.At) > time.Minute {
+		t.Fatalf("chat.at = %v, want the time it was sent", got.At)
+	}
+}
+
+func getJSON(t *testing.T, srv *httptest.Server, path string, v any) {
+	t.Helper()
+	resp, err := srv.Client().Get(srv.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s", path, resp.Status)
+	}
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Fatalf("GET %s: Content-Type %q, want JSON", path, ct)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+}
+
+func TestChat(t *testing.T) {
+	srv, hub := startApp(t)
+
+	alice := wstest.Dial(t, srv.URL+"/ws/lobby?name=alice")
+	expectPresence(t, alice, "joined", presence{Name: "alice", Room: "lobby", Members: 1})
+
+	bob := wstest.Dial(t, srv.URL+"/ws/lobby?name=%20bob%20") // trimmed
+	expectPresence(t, alice, "joined", presence{Name: "bob", Room: "lobby", Members: 2})
+	expectPresence(t, bob, "joined", presence{Name: "bob", Room: "lobby", Members: 2})
+
+	other := wstest.Dial(t, srv.URL+"/ws/other") // no name: a guest
+	var guest presence
+	other.ExpectInto("joined", &guest)
+	if !strings.HasPrefix(guest.Name, "guest-") || guest.Room != "other" || guest.Members != 1 {
+		t.Fatalf("joined = %+v, want a guest alone in other", guest)
+	}
+
+	// A chat is relayed to the whole room, sender included, and acked.
+	reply := alice.EmitWithAck("chat", map[string]string{"text": "  hello <b>lobby</b>  "})
+	if reply.Err != nil || string(reply.Data) != `{"ok":true}` {
+		t.Fatalf("ack = %s %+v, want {\"ok\":true}", reply.Data, reply.Err)
+	}
+	expectChat(t, alice, "alice", "hello <b>lobby</b>")
+	expectChat(t, bob, "alice", "hello <b>lobby</b>")
+	other.ExpectNoEvent("chat", 200*time.Millisecond)
+
+	// Without an ack request there is no reply, only the relay.
+	bob.Emit("chat", map[string]string{"text": "hi alice"})
+	expectChat(t, alice, "bob", "hi alice")
+	expectChat(t, bob, "bob", "hi alice")
+
+	// Bad chats get an error and the connection stays.
+	bob.Emit("chat", map[string]string{"text": "   "})
+	bob.ExpectError(core.CodeBadRequest)
+	bob.Emit("chat", map[string]string{"text": strings.Repeat("é", maxTextRunes+1)})
+	bob.ExpectError(core.CodeBadRequest)
+	bob.Emit("chat", "not an object")
+	bob.ExpectError(core.CodeBadRequest)
+	reply = bob.EmitWithAck("chat", map[string]int{"text": 5})
+	if reply.Err == nil || reply.Err.Code != core.CodeBadRequest {
+		t.Fatalf("ack for wrong data type = %s %+v, want a bad_request error", reply.Data, reply.Err)
+	}
+	alice.ExpectNoEvent("chat", 100*time.Millisecond)
+	bob.Emit("chat", map[string]string{"text": strings.Repeat("é", maxTextRunes)})
+	expectChat(t, alice, "bob", strings.Repeat("é", maxTextRunes))
+	expectChat(t, bob, "bob", strings.Repeat("é", maxTextRunes))
+
+	var stats struct {
+		Connections int `json:"connections"`
+		Accepted    int `json:"accepted"`
+		Rooms       int `json:"rooms"`
+	}
+	getJSON(t, srv, "/api/ws/stats", &stats)
+	if stats.Connections != 3 || stats.Accepted != 3 || stats.Rooms != 2 {
+		t.Fatalf("stats = %+v, want 3 connections, 3 accepted, 2 rooms", stats)
+	}
+	var rooms []core.RoomInfo
+	getJSON(t, srv, "/api/ws/rooms", &rooms)
+	if len(rooms) != 2 || rooms[0].Name != "lobby" || rooms[0].Members != 2 || rooms[1].Name != "other" || rooms[1].Members != 1 {
+		t.Fatalf("rooms = %+v, want lobby with 2 members and other with 1", rooms)
+	}
+
+	// Leaving is announced to the room, with the members that remain.
+	bob.Close()
+	expectPresence(t, alice, "left", presence{Name: "bob", Room: "lobby", Members: 1})
+	other.ExpectNoEvent("left", 100*time.Millisecond)
+
+	// Shutdown closes the remaining connections with 1001, and returns once
+	// the clients have answered the close frame.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	shutdown := make(chan error, 1)
+	go func() { shutdown <- hub.Shutdown(ctx) }()
+	alice.ExpectClose(core.CloseGoingAway)
+	other.ExpectClose(core.CloseGoingAway)
+	if err := <-shutdown; err != nil {
+		t.Fatalf("hub.Shutdown: %v", err)
+	}
+	if _, resp, err := wstest.TryDial(ctx, srv.URL+"/ws/lobby"); err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("dial after shutdown: %v, want 503", err)
+	}
+}
+
+func TestInvalidRoom(t *testing.T) {
+	srv, hub := startApp(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, resp, err := wstest.TryDial(ctx, srv.URL+"/ws/a%01b")
+	if err == nil || resp == nil || resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("dial with a control character in the room: %v, want 400", err)
+	}
+	if n := hub.Stats().Rejected["bad_handshake"]; n != 1 {
+		t.Fatalf("rejected bad_handshake = %d, want 1", n)
+	}
+}
+
+func TestForeignOrigin(t *testing.T) {
+	srv, _ := startApp(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, resp, err := wstest.TryDial(ctx, srv.URL+"/ws/lobby", wstest.WithOrigin("https://evil.example"))
+	if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("dial from a foreign origin: %v, want 403", err)
+	}
+	// The page's own origin is accepted.
+	c := wstest.Dial(t, srv.URL+"/ws/lobby", wstest.WithOrigin(srv.URL))
+	c.Expect("joined")
+}
+
+func TestPage(t *testing.T) {
+	srv, _ := startApp(t)
+	resp, err := srv.Client().Get(srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("GET / = %s %q, want 200 text/html", resp.Status, resp.Header.Get("Content-Type"))
+	}
+	page := string(body)
+	for _, id := range []string{"room", "name", "connect", "status", "messages", "text", "send"} {
+		if !strings.Contains(page, `id="`+id+`"`) {
+			t.Errorf("page has no element with id %q", id)
+		}
+	}
+	if strings.Contains(page, "innerHTML") {
+		t.Error("page uses innerHTML; untrusted text must go through textContent")
+	}
+}
+
+func TestDisplayName(t *testing.T) {
+	const id = "AbCdEfGh"
+	tests := []struct {
+		name, requested, want string
+	}{
+		{"plain", "alice", "alice"},
+		{"trimmed", "  bob \t", "bob"},
+		{"empty", "", "guest-AbCd"},
+		{"only spaces", "   ", "guest-AbCd"},
+		{"32 runes", strings.Repeat("é", 32), strings.Repeat("é", 32)},
+		{"33 runes", strings.Repeat("é", 33), "guest-AbCd"},
+		{"control character", "a\x00b", "guest-AbCd"},
+		{"newline inside", "a\nb", "guest-AbCd"},
+		{"invalid UTF-8", "a\xffb", "guest-AbCd"},
+		{"markup kept as text", "<img src=x>", "<img src=x>"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := displayName(tt.requested, id); got != tt.want {
+				t.Errorf("displayName(%q) = %q, want %q", tt.requested, got, tt.want)
+			}
+		})
+	}
+}
