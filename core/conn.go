@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,7 +22,11 @@ type Conn struct {
 	hub         *Hub
 	id          string
 	ip          string
-	req         *http.Request // trimmed copy: no body, no server context
+	method      string
+	url         *url.URL
+	header      http.Header
+	host        string
+	remoteAddr  string
 	params      []Param
 	connectedAt time.Time
 	parentCtx   context.Context // request values, no cancellation
@@ -46,7 +51,7 @@ type Conn struct {
 	onMessage   MessageFunc
 	onClose     []CloseFunc
 	filters     []FilterFunc
-	rooms       map[string]struct{}
+	rooms       []string // small: a linear scan beats a map's memory
 	queue       []outbound
 	queued      int // data messages queued or in flight
 	queueBytes  int // their payload bytes
@@ -101,16 +106,35 @@ func (c *Conn) ID() string { return c.id }
 func (c *Conn) IP() string { return c.ip }
 
 // UserAgent returns the User-Agent header of the handshake.
-func (c *Conn) UserAgent() string { return c.req.UserAgent() }
+func (c *Conn) UserAgent() string { return c.header.Get("User-Agent") }
 
 // Origin returns the Origin header of the handshake, empty for most
 // non-browser clients.
-func (c *Conn) Origin() string { return c.req.Header.Get("Origin") }
+func (c *Conn) Origin() string { return c.header.Get("Origin") }
 
 // Request returns the handshake request as received: method, URL with its
-// query, headers, Host and RemoteAddr. It has no body, and its context is
-// the connection's. Do not modify it.
-func (c *Conn) Request() *http.Request { return c.req }
+// query, headers, Host and RemoteAddr. It has no body and carries the
+// connection's Context. Each call builds a new value from the facts the
+// connection keeps; do not modify its URL or Header.
+func (c *Conn) Request() *http.Request {
+	r := &http.Request{
+		Method:     c.method,
+		URL:        c.url,
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header:     c.header,
+		Body:       http.NoBody,
+		Host:       c.host,
+		RemoteAddr: c.remoteAddr,
+		RequestURI: c.url.RequestURI(),
+	}
+	return r.WithContext(c.Context())
+}
+
+// Upgraded reports whether the handshake has completed. Middleware code
+// after next uses it to tell a refused handshake from an accepted one.
+func (c *Conn) Upgraded() bool { return c.ws != nil }
 
 // Hub returns the hub that owns the connection.
 func (c *Conn) Hub() *Hub { return c.hub }

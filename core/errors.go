@@ -37,6 +37,9 @@ var (
 	// ErrNotUpgraded is returned by operations that need the WebSocket
 	// (such as Ping) when called from middleware, before the upgrade.
 	ErrNotUpgraded = errors.New("rushws: connection not upgraded yet")
+	// ErrDropMessage, returned by a FilterFunc, drops the message without
+	// telling the client (a rate limiter that has already warned once).
+	ErrDropMessage = errors.New("rushws: message dropped")
 	// ErrInvalidCloseCode is the cause of the error returned by Close for a
 	// code a close frame may not carry.
 	ErrInvalidCloseCode = errors.New("rushws: invalid close code")

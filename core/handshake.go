@@ -126,6 +126,12 @@ func (h *Hub) upgrade(hw *hijackWriter, r *http.Request, c *Conn, fn HandlerFunc
 	}
 	c.registered = true
 	c.startWriterIfQueued() // sends queued by middleware before the upgrade
+	c.mu.Lock()
+	open := c.state == stateOpen
+	c.mu.Unlock()
+	if !open { // middleware closed it before next (e.g. to send 4401 to a browser)
+		return nil
+	}
 	return h.runHandler(fn, c)
 }
 
@@ -186,23 +192,15 @@ func (h *Hub) newConn(r *http.Request, info ConnInfo) *Conn {
 	if ip == "" {
 		ip = remoteIP(r.RemoteAddr)
 	}
-	u := *r.URL
-	req := &http.Request{
-		Method:     r.Method,
-		URL:        &u,
-		Proto:      r.Proto,
-		ProtoMajor: r.ProtoMajor,
-		ProtoMinor: r.ProtoMinor,
-		Header:     r.Header,
-		Host:       r.Host,
-		RemoteAddr: r.RemoteAddr,
-		RequestURI: r.RequestURI,
-	}
 	return &Conn{
 		hub:         h,
 		id:          newID(),
 		ip:          ip,
-		req:         req,
+		method:      r.Method,
+		url:         r.URL,
+		header:      r.Header,
+		host:        r.Host,
+		remoteAddr:  r.RemoteAddr,
 		params:      info.Params,
 		connectedAt: time.Now(),
 		parentCtx:   context.WithoutCancel(r.Context()),

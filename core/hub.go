@@ -27,7 +27,7 @@ type Hub struct {
 
 	mu       sync.RWMutex
 	conns    map[string]*Conn
-	closing  bool // Shutdown or Close has begun; guarded by mu
+	closing  bool           // Shutdown or Close has begun; guarded by mu
 	live     sync.WaitGroup // handshakes in progress and live connections
 	reserved int            // the same, counted against MaxConnections; guarded by mu
 

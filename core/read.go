@@ -87,6 +87,9 @@ func (c *Conn) dispatch(mt int, data []byte) (err error) {
 	c.mu.Unlock()
 	for _, f := range filters {
 		if err := f(c, mt, data); err != nil {
+			if errors.Is(err, ErrDropMessage) {
+				return nil
+			}
 			return c.reply(0, nil, err)
 		}
 	}

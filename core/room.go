@@ -92,7 +92,7 @@ func (c *Conn) Join(rooms ...string) error {
 		if c.state == stateClosed {
 			return ErrClosed
 		}
-		if _, ok := c.rooms[name]; ok {
+		if slices.Contains(c.rooms, name) {
 			continue
 		}
 		if h.cfg.MaxRoomsPerConn > 0 && len(c.rooms) >= h.cfg.MaxRoomsPerConn {
@@ -107,10 +107,7 @@ func (c *Conn) Join(rooms ...string) error {
 			h.rooms[name] = r
 		}
 		r.add(c)
-		if c.rooms == nil {
-			c.rooms = make(map[string]struct{}, 2)
-		}
-		c.rooms[name] = struct{}{}
+		c.rooms = append(c.rooms, name)
 	}
 	return nil
 }
@@ -124,10 +121,11 @@ func (c *Conn) Leave(rooms ...string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, name := range rooms {
-		if _, ok := c.rooms[name]; !ok {
+		i := slices.Index(c.rooms, name)
+		if i < 0 {
 			continue
 		}
-		delete(c.rooms, name)
+		c.rooms = slices.Delete(c.rooms, i, i+1)
 		h.leaveLocked(c, name)
 	}
 }
@@ -139,7 +137,7 @@ func (h *Hub) leaveAll(c *Conn) {
 	defer h.roomsMu.Unlock()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for name := range c.rooms {
+	for _, name := range c.rooms {
 		h.leaveLocked(c, name)
 	}
 }
@@ -162,11 +160,11 @@ func (h *Hub) leaveLocked(c *Conn, name string) {
 // in, which it has already left.
 func (c *Conn) Rooms() []string {
 	c.mu.Lock()
-	out := make([]string, 0, len(c.rooms))
-	for name := range c.rooms {
-		out = append(out, name)
-	}
+	out := slices.Clone(c.rooms)
 	c.mu.Unlock()
+	if out == nil {
+		out = []string{}
+	}
 	sort.Strings(out)
 	return out
 }
@@ -175,8 +173,7 @@ func (c *Conn) Rooms() []string {
 func (c *Conn) In(room string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	_, ok := c.rooms[room]
-	return ok
+	return slices.Contains(c.rooms, room)
 }
 
 // Rooms returns a snapshot of every room, sorted by name.

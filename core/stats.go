@@ -56,8 +56,9 @@ type Stats struct {
 	// Accepted counts upgraded connections.
 	Accepted uint64 `json:"accepted"`
 	// Rejected counts refused handshakes by reason: "bad_handshake",
-	// "method", "origin", "full", "shutdown", "unauthorized",
-	// "rate_limited" and the reasons middleware gives.
+	// "method", "origin", "full", "shutdown", "hijack", "middleware",
+	// "internal", and those of package middleware ("unauthorized",
+	// "rate_limited", "too_many_connections").
 	Rejected map[string]uint64 `json:"rejected"`
 	// MessagesIn and BytesIn count messages received (payload bytes).
 	MessagesIn uint64 `json:"messagesIn"`
