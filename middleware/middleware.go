@@ -15,7 +15,6 @@ type Skipper func(c *core.Conn) bool
 // DefaultSkipper skips nothing.
 func DefaultSkipper(*core.Conn) bool { return false }
 
-
 // afterNext arranges for release to run exactly once: when c closes if the
 // chain upgraded it, or at once when next returns without an upgrade
 // (refused further down, failed, or panicked). Call it before next, and
