@@ -1,0 +1,55 @@
+// Package core is the framework-agnostic heart of rushws: a Hub of
+// WebSocket connections with rooms, events, acks, middleware, stats,
+// heartbeats, limits and graceful shutdown, built on gorilla/websocket.
+//
+// Most applications mount a hub through an adapter (package echows or
+// ginws); plain net/http uses Hub.Handler:
+//
+//	hub, err := core.NewHub(core.Config{})
+//	if err != nil { ... }
+//	mux.Handle("GET /ws/{room}", hub.Handler(func(c *core.Conn) error {
+//		if err := c.Join(c.Param("room")); err != nil {
+//			return err
+//		}
+//		return c.On("chat", func(c *core.Conn, data json.RawMessage) (any, error) {
+//			_, err := c.To(c.Param("room")).Emit("chat", data)
+//			return nil, err
+//		})
+//	}))
+//
+// # Lifecycle of a connection
+//
+// A handshake is validated (400, 405), checked against MaxConnections and
+// shutdown (503), then passes the hub's middleware and the route's
+// (Hub.Use, then the route's arguments). Middleware runs before the upgrade
+// and may refuse with an *HTTPError. The hub then checks the Origin (same
+// origin only, unless Config or an origin middleware decides), upgrades,
+// runs the route handler once, starts the connection's read goroutine and
+// returns from the HTTP handler, keeping nothing of the request but the facts
+// a Conn reports.
+//
+// # Wire protocol
+//
+// Events are text frames holding {"event":name,"data":...}; an "ack" field
+// with a positive integer asks for one reply {"ack":n,"data":...} or
+// {"ack":n,"error":{"code":...,"message":...}}, in both directions. Errors
+// reach the client as {"event":"error","data":{"code":...,"message":...}}
+// with the codes bad_request, unknown_event, forbidden, rate_limited,
+// too_large and internal; the connection stays open. Frames that are not
+// event envelopes, binary frames, and events without a handler go to the raw
+// handler (Conn.OnMessage) when there is one. Invalid UTF-8 text closes the
+// connection with 1007, a message over Config.ReadLimit with 1009, a
+// handler panic with 1011, a slow consumer with 1008, shutdown with 1001.
+//
+// # Concurrency
+//
+// Hub, Conn and Target methods are safe for concurrent use. Each connection
+// has one read goroutine, which runs its filters, event handlers and raw
+// handler one message at a time in arrival order, and at most one write
+// goroutine, which exists only while the connection's send queue holds
+// something. An idle connection therefore costs one goroutine. Sends never
+// block: they queue, and a full queue applies Config.SlowConsumer to that
+// connection alone. The heartbeat is one hub goroutine for all connections,
+// started with the first connection and stopped by Shutdown or Close.
+// After Shutdown or Close returns, no goroutine of the hub remains.
+package core
