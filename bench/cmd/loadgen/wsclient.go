@@ -29,11 +29,9 @@ var errNotUpgraded = errors.New("handshake not answered with 101")
 // dialer dials from rotating source addresses 127.0.0.2 to 127.0.0.254, so
 // tens of thousands of connections do not run out of ports.
 type dialer struct {
-	addr   string
-	host   string
-	next   uint32
-	mu     sync.Mutex
-	rcvbuf int // SO_RCVBUF for slow consumers; 0 leaves the default
+	addr string
+	next uint32
+	mu   sync.Mutex
 }
 
 func (d *dialer) source() net.IP {
