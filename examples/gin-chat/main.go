@@ -1,27 +1,3 @@
-// Command gin-chat is a chat with rooms, served by Gin with rushws mounted
-// through the ginws adapter.
-//
-// Run it from the module root and open the printed address in a browser:
-//
-//	go run ./examples/gin-chat
-//	go run ./examples/gin-chat -addr 127.0.0.1:0   # any free port
-//
-// Routes:
-//
-//	GET /               the chat page (index.html, embedded)
-//	GET /ws/:room       the WebSocket; ?name= sets the display name
-//	GET /api/ws/stats   the hub's counters as JSON
-//	GET /api/ws/rooms   the rooms and their member counts as JSON
-//
-// On the WebSocket, a connection joins the room named in its URL and the
-// room gets {"event":"joined","data":{"name","room","members"}}. A client
-// sends {"event":"chat","data":{"text":"..."}} (with "ack":n to get
-// {"ack":n,"data":{"ok":true}} back) and the whole room, sender included,
-// gets {"event":"chat","data":{"name","text","at"}}. When it leaves, the
-// room gets "left". SIGINT or SIGTERM closes every WebSocket with 1001 and
-// stops the server, waiting up to 10 seconds.
-//
-// Gin runs in debug mode unless GIN_MODE=release is set.
 package main
 
 import (
