@@ -58,6 +58,12 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, info ConnInfo, fn Ha
 	final := func(c *Conn) error { return h.upgrade(hw, r, c, fn) }
 	err := h.runChain(h.chain(final, mw), c)
 	if c.ws == nil { // refused, or the chain never called next
+		// Middleware may have joined rooms before refusing: leave them, so
+		// no ghost member stays behind.
+		c.mu.Lock()
+		c.state = stateClosed
+		c.mu.Unlock()
+		h.leaveAll(c)
 		h.release(nil)
 		var he *HTTPError
 		switch {

@@ -201,3 +201,29 @@ func TestConnFacts(t *testing.T) {
 	}
 	c.Close()
 }
+
+func TestRefusedAfterJoinLeavesNoGhost(t *testing.T) {
+	joinThenRefuse := func(next core.HandlerFunc) core.HandlerFunc {
+		return func(c *core.Conn) error {
+			if err := c.Join("lobby"); err != nil {
+				return err
+			}
+			if c.Request().URL.Query().Get("ok") == "" {
+				return core.NewHTTPError(http.StatusForbidden, "no")
+			}
+			return next(c)
+		}
+	}
+	s := newServer(t, core.Config{}, chat, joinThenRefuse)
+	if _, res, err := wstest.TryDial(context.Background(), s.url("lobby")); err == nil || res.StatusCode != http.StatusForbidden {
+		t.Fatalf("dial: %v %v, want 403", err, res)
+	}
+	if r, ok := s.hub.Room("lobby"); ok {
+		t.Fatalf("room lobby = %+v after a refused handshake, want none", r)
+	}
+	c := wstest.Dial(t, s.url("lobby")+"?ok=1")
+	roundTrip(t, c)
+	if r, _ := s.hub.Room("lobby"); r.Members != 1 {
+		t.Fatalf("lobby members = %d, want 1", r.Members)
+	}
+}
