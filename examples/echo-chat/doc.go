@@ -20,4 +20,7 @@
 // gets {"event":"chat","data":{"name","text","at"}}. When it leaves, the
 // room gets "left". SIGINT or SIGTERM closes every WebSocket with 1001 and
 // stops the server, waiting up to 10 seconds.
+//
+// The chat itself, shared with gin-chat, is package
+// examples/internal/chat; this command only wires it into its framework.
 package main

@@ -21,5 +21,8 @@
 // room gets "left". SIGINT or SIGTERM closes every WebSocket with 1001 and
 // stops the server, waiting up to 10 seconds.
 //
+// The chat itself, shared with echo-chat, is package
+// examples/internal/chat; this command only wires it into its framework.
+//
 // Gin runs in debug mode unless GIN_MODE=release is set.
 package main

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	_ "embed"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,25 +10,14 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/rushws/rushws/core"
+	"github.com/rushws/rushws/examples/internal/chat"
 	"github.com/rushws/rushws/ginws"
-)
-
-//go:embed index.html
-var indexHTML []byte
-
-// Limits on what clients send.
-const (
-	maxNameRunes = 32
-	maxTextRunes = 1000
 )
 
 func main() {
@@ -91,102 +79,16 @@ func newApp(logger *slog.Logger) (http.Handler, *core.Hub, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	page := chat.Page("Gin")
 	r := gin.New()
 	r.Use(gin.Logger(), gin.Recovery())
 
 	r.GET("/", func(c *gin.Context) {
 		c.Header("X-Content-Type-Options", "nosniff")
-		c.Data(http.StatusOK, "text/html; charset=utf-8", indexHTML)
+		c.Data(http.StatusOK, "text/html; charset=utf-8", page)
 	})
-	r.GET("/ws/:room", ginws.Handler(hub, chat, validRoom))
+	r.GET("/ws/:room", ginws.Handler(hub, chat.Handle, chat.ValidRoom))
 	r.GET("/api/ws/stats", ginws.StatsHandler(hub))
 	r.GET("/api/ws/rooms", ginws.RoomsHandler(hub))
 	return r, hub, nil
-}
-
-// validRoom refuses the handshake with 400 when the room in the URL is not a
-// valid room name, before any upgrade happens.
-func validRoom(next core.HandlerFunc) core.HandlerFunc {
-	return func(c *core.Conn) error {
-		if !core.ValidRoomName(c.Param("room")) {
-			return core.NewHTTPError(http.StatusBadRequest, "invalid room name")
-		}
-		return next(c)
-	}
-}
-
-// presence is the data of the "joined" and "left" events.
-type presence struct {
-	Name    string `json:"name"`
-	Room    string `json:"room"`
-	Members int    `json:"members"`
-}
-
-// chatIn is the data of a "chat" event from a client.
-type chatIn struct {
-	Text string `json:"text"`
-}
-
-// chatOut is the data of a "chat" event relayed to the room.
-type chatOut struct {
-	Name string    `json:"name"`
-	Text string    `json:"text"`
-	At   time.Time `json:"at"`
-}
-
-// chat is the route handler: it runs once per connection, right after the
-// upgrade.
-func chat(c *core.Conn) error {
-	room := c.Param("room")
-	name := displayName(c.Request().URL.Query().Get("name"), c.ID())
-	c.Set("name", name)
-	if err := c.Join(room); err != nil {
-		return &core.CloseError{Code: core.ClosePolicyViolation, Reason: "cannot join room", Err: err}
-	}
-	hub := c.Hub()
-	_, _ = hub.To(room).Emit("joined", presence{Name: name, Room: room, Members: members(hub, room)})
-
-	if err := core.Handle(c, "chat", func(c *core.Conn, msg chatIn) (any, error) {
-		text := strings.TrimSpace(msg.Text)
-		if n := utf8.RuneCountInString(text); n == 0 || n > maxTextRunes {
-			return nil, core.NewEventError(core.CodeBadRequest, fmt.Sprintf("text must be 1 to %d characters", maxTextRunes))
-		}
-		if _, err := c.Hub().To(room).Emit("chat", chatOut{Name: name, Text: text, At: time.Now().UTC()}); err != nil {
-			return nil, err
-		}
-		return map[string]bool{"ok": true}, nil
-	}); err != nil {
-		return err
-	}
-
-	c.OnClose(func(c *core.Conn, _ int, _ string) {
-		// Fails harmlessly with ErrHubClosed during shutdown.
-		_, _ = c.Hub().To(room).Emit("left", presence{Name: name, Room: room, Members: members(c.Hub(), room)})
-	})
-	return nil
-}
-
-// members counts the room's members. In an OnClose handler the closing
-// connection has already left, so it is not counted.
-func members(hub *core.Hub, room string) int {
-	info, _ := hub.Room(room)
-	return info.Members
-}
-
-// displayName returns the trimmed name the client asked for when it is 1 to
-// 32 printable runes, and otherwise "guest-" and the start of the connection
-// ID. The name is shown to other users as text, never as HTML.
-func displayName(requested, connID string) string {
-	name := strings.TrimSpace(requested)
-	n := utf8.RuneCountInString(name)
-	ok := utf8.ValidString(name) && n >= 1 && n <= maxNameRunes
-	for _, r := range name {
-		if !unicode.IsPrint(r) {
-			ok = false
-		}
-	}
-	if ok {
-		return name
-	}
-	return "guest-" + connID[:min(4, len(connID))]
 }

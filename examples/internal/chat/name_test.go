@@ -1,0 +1,31 @@
+package chat
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestDisplayName(t *testing.T) {
+	const id = "AbCdEfGh"
+	tests := []struct {
+		name, requested, want string
+	}{
+		{"plain", "alice", "alice"},
+		{"trimmed", "  bob \t", "bob"},
+		{"empty", "", "guest-AbCd"},
+		{"only spaces", "   ", "guest-AbCd"},
+		{"32 runes", strings.Repeat("é", 32), strings.Repeat("é", 32)},
+		{"33 runes", strings.Repeat("é", 33), "guest-AbCd"},
+		{"control character", "a\x00b", "guest-AbCd"},
+		{"newline inside", "a\nb", "guest-AbCd"},
+		{"invalid UTF-8", "a\xffb", "guest-AbCd"},
+		{"markup kept as text", "<img src=x>", "<img src=x>"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := displayName(tt.requested, id); got != tt.want {
+				t.Errorf("displayName(%q) = %q, want %q", tt.requested, got, tt.want)
+			}
+		})
+	}
+}
