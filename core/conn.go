@@ -18,6 +18,14 @@ import (
 //
 // All methods are safe to call from any goroutine. Event handlers of one
 // connection run one at a time, in arrival order, on its read goroutine.
+//
+// While one of its handlers runs (filters, event handlers, the raw
+// handler), what is queued for the connection, by the handler or by anyone
+// else, is written when the handler returns, by the read goroutine itself:
+// a reply then costs no extra goroutine. A slow handler therefore delays its
+// own connection's output (and only that): when it runs long and must send
+// before it returns, the output still leaves once half the send queue's
+// bound is queued. Other connections are never affected.
 type Conn struct {
 	hub         *Hub
 	id          string
@@ -35,8 +43,9 @@ type Conn struct {
 	lastSeen atomic.Int64    // unix nanoseconds of the last pong or message
 	pingSent atomic.Int64    // unix nanoseconds of the last ping queued, 0 when answered
 
-	originChecked bool // set by origin middleware before the upgrade
-	registered    bool // counted in the hub; set before the read loop starts
+	originChecked bool  // set by origin middleware before the upgrade
+	registered    bool  // counted in the hub; set before the read loop starts
+	shard         uint8 // heartbeat shard, set at registration under hub.mu
 	dispatching   atomic.Bool
 	abandon       atomic.Bool // closed as a slow consumer: the writer skips what is in flight
 
@@ -56,6 +65,7 @@ type Conn struct {
 	queued      int // data messages queued or in flight
 	queueBytes  int // their payload bytes
 	writing     bool
+	deferWrite  bool          // the read goroutine is dispatching and writes what is queued afterwards
 	writerDone  chan struct{} // closed when the running writer exits, made on demand
 	acks        map[uint64]AckFunc
 	nextAck     uint64
@@ -78,14 +88,16 @@ type Param struct {
 
 // MessageFunc handles raw frames: binary frames, text that is not an event
 // envelope, and events with no handler on this connection. messageType is
-// TextMessage or BinaryMessage. data is only valid during the call.
+// TextMessage or BinaryMessage. data is only valid during the call: the
+// connection reuses its memory for later messages, so copy what you keep
+// (Send, SendBinary and every Target method copy for you).
 type MessageFunc func(c *Conn, messageType int, data []byte) error
 
 // FilterFunc inspects an inbound message before it is dispatched, on the
 // read goroutine. Returning nil lets it through; any error drops it: an
 // *EventError is sent to the client as an error event, a *CloseError closes
 // the connection, and other errors are reported as "internal". Rate limits
-// and message policies are filters.
+// and message policies are filters. data is only valid during the call.
 type FilterFunc func(c *Conn, messageType int, data []byte) error
 
 // CloseFunc runs once when a connection has closed, with the close code and

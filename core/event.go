@@ -241,7 +241,7 @@ func (c *Conn) dispatchText(data []byte) error {
 	var env envelope
 	isObject := len(bytes.TrimLeft(data, " \t\r\n")) > 0 && bytes.TrimLeft(data, " \t\r\n")[0] == '{'
 	if !isObject {
-		return c.dispatchRaw(TextMessage, data, &EventError{Code: CodeBadRequest, Message: "expected a JSON event message"})
+		return c.dispatchRaw(TextMessage, data, CodeBadRequest, "expected a JSON event message")
 	}
 	if err := json.Unmarshal(data, &env); err != nil {
 		var syn *json.SyntaxError
@@ -249,7 +249,7 @@ func (c *Conn) dispatchText(data []byte) error {
 		if errors.As(err, &syn) {
 			msg = "malformed JSON"
 		}
-		return c.dispatchRaw(TextMessage, data, &EventError{Code: CodeBadRequest, Message: msg})
+		return c.dispatchRaw(TextMessage, data, CodeBadRequest, msg)
 	}
 	if env.Event == nil {
 		if env.Ack != nil { // a reply to EmitWithAck
@@ -262,7 +262,7 @@ func (c *Conn) dispatchText(data []byte) error {
 			}
 			return nil
 		}
-		return c.dispatchRaw(TextMessage, data, &EventError{Code: CodeBadRequest, Message: "missing event name"})
+		return c.dispatchRaw(TextMessage, data, CodeBadRequest, "missing event name")
 	}
 	name := *env.Event
 	var ack uint64
@@ -296,16 +296,16 @@ func (c *Conn) dispatchText(data []byte) error {
 	return c.reply(ack, res, err)
 }
 
-// dispatchRaw hands a frame to the raw handler, or reports fallback to the
-// client when there is none.
-func (c *Conn) dispatchRaw(mt int, data []byte, fallback *EventError) error {
+// dispatchRaw hands a frame to the raw handler, or reports the error code
+// and message to the client when there is none.
+func (c *Conn) dispatchRaw(mt int, data []byte, code, message string) error {
 	c.mu.Lock()
 	raw := c.onMessage
 	c.mu.Unlock()
 	if raw != nil {
 		return c.callRaw(raw, mt, data)
 	}
-	return c.reply(0, nil, fallback)
+	return c.reply(0, nil, &EventError{Code: code, Message: message})
 }
 
 func (c *Conn) callRaw(fn MessageFunc, mt int, data []byte) error {
@@ -318,6 +318,9 @@ func (c *Conn) callRaw(fn MessageFunc, mt int, data []byte) error {
 // reply answers an ack (when ack > 0) or reports err as an error event. A
 // *CloseError is returned to the read loop, which closes the connection.
 func (c *Conn) reply(ack uint64, res any, err error) error {
+	if ack == 0 && err == nil {
+		return nil // the common case, without the allocations of errors.As
+	}
 	var ce *CloseError
 	if errors.As(err, &ce) {
 		return ce

@@ -34,7 +34,9 @@ type Hub struct {
 	roomsMu sync.RWMutex
 	rooms   map[string]*room
 
-	hb heartbeat
+	hb         heartbeat
+	pingShards int    // heartbeat shards, fixed at construction
+	nextShard  uint32 // round-robin shard for the next connection; guarded by mu
 
 	stats counters
 }
@@ -70,6 +72,9 @@ func NewHub(cfg Config) (*Hub, error) {
 				hw.status = status
 			}
 		},
+	}
+	if cfg.PingInterval > 0 {
+		h.pingShards = shardCount(cfg.PingInterval)
 	}
 	h.stats.rejected = make(map[string]uint64)
 	return h, nil
@@ -145,6 +150,10 @@ func (h *Hub) register(c *Conn) bool {
 		return false
 	}
 	h.conns[c.id] = c
+	if h.pingShards > 0 {
+		c.shard = uint8(h.nextShard % uint32(h.pingShards))
+		h.nextShard++
+	}
 	h.mu.Unlock()
 	h.stats.accepted.Add(1)
 	if h.cfg.PingInterval > 0 {

@@ -18,6 +18,7 @@ func TestHeartbeat(t *testing.T) {
 	s := newServer(t, core.Config{PingInterval: 20 * time.Millisecond, PongTimeout: 150 * time.Millisecond}, chat)
 	silent := wstest.Dial(t, s.url("lobby"))
 	alive := wstest.Dial(t, s.url("lobby"))
+	eventually(t, "both connections to register", func() bool { return s.hub.Stats().Accepted == 2 })
 	// silent never reads, so it never answers a ping. alive reads (and so
 	// answers pings) in the background.
 	done := make(chan struct{})

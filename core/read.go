@@ -4,6 +4,8 @@ import (
 	"errors"
 	"io"
 	"net"
+	"slices"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -19,10 +21,8 @@ const lingerTime = time.Second
 // and dispatches messages in order, and finishes the connection when the
 // peer or the server ends it.
 func (c *Conn) readLoop() {
-	h := c.hub
 	var readErr error
 	defer func() { c.finish(readErr) }()
-	limit := h.cfg.ReadLimit
 	for {
 		mt, r, err := c.ws.NextReader()
 		if err != nil {
@@ -32,44 +32,98 @@ func (c *Conn) readLoop() {
 			}
 			return
 		}
-		data, err := io.ReadAll(io.LimitReader(r, limit+1))
-		if err != nil {
-			readErr = err
-			if errors.Is(err, websocket.ErrReadLimit) {
-				c.abort(CloseTooBig, "", false)
-			}
+		bp := readBufPool.Get().(*[]byte)
+		data, err := readMessage(r, (*bp)[:0], c.hub.cfg.ReadLimit)
+		*bp = data[:0] // keep what it grew to
+		readErr = c.handle(mt, data, err)
+		if cap(*bp) <= maxPooledReadBuf {
+			readBufPool.Put(bp)
+		}
+		if readErr != nil {
 			return
-		}
-		if int64(len(data)) > limit { // larger once decompressed
-			readErr = websocket.ErrReadLimit
-			c.abort(CloseTooBig, "message too big", true)
-			return
-		}
-		c.lastSeen.Store(time.Now().UnixNano())
-		h.stats.messagesIn.Add(1)
-		h.stats.bytesIn.Add(uint64(len(data)))
-		if mt == websocket.TextMessage && !utf8.Valid(data) {
-			h.stats.errors.Add(1)
-			readErr = errInvalidUTF8
-			c.abort(CloseInvalidPayload, "invalid UTF-8", true)
-			return
-		}
-		c.mu.Lock()
-		open := c.state == stateOpen
-		c.mu.Unlock()
-		if !open {
-			continue // closing: wait for the peer's close frame
-		}
-		if err := c.dispatch(mt, data); err != nil {
-			var ce *CloseError
-			if errors.As(err, &ce) && ce.Code == CloseInternal && ce.Err != nil {
-				c.abort(CloseInternal, ce.Reason, true) // a panic: stop reading at once
-				readErr = ce
-				return
-			}
-			c.closeForError(err)
 		}
 	}
+}
+
+// readBufPool holds the buffers inbound messages are read into. A message
+// is read, dispatched, and its buffer goes back: a busy connection does not
+// allocate a buffer a message, and an idle one holds none.
+var readBufPool = sync.Pool{New: func() any {
+	b := make([]byte, 0, 1024)
+	return &b
+}}
+
+// maxPooledReadBuf keeps the pool from holding on to buffers grown for rare
+// large messages.
+const maxPooledReadBuf = 64 << 10
+
+// readMessage appends the message from r to buf, up to limit+1 bytes (one
+// more than allowed, so the caller can tell a message over the limit).
+func readMessage(r io.Reader, buf []byte, limit int64) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			if int64(len(buf)) > limit {
+				return buf, nil
+			}
+			buf = slices.Grow(buf, int(min(int64(max(cap(buf), 512)), limit+1-int64(len(buf)))))
+		}
+		room := buf[len(buf):cap(buf)]
+		if int64(len(buf)+len(room)) > limit+1 {
+			room = room[:limit+1-int64(len(buf))]
+		}
+		n, err := r.Read(room)
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+		if int64(len(buf)) > limit {
+			return buf, nil
+		}
+	}
+}
+
+// handle checks and dispatches one message read into data (err is the read
+// error), and then writes what its handlers queued. A non-nil result ends
+// the read loop and is what the connection finishes with.
+func (c *Conn) handle(mt int, data []byte, err error) error {
+	h := c.hub
+	if err != nil {
+		if errors.Is(err, websocket.ErrReadLimit) {
+			c.abort(CloseTooBig, "", false)
+		}
+		return err
+	}
+	if int64(len(data)) > h.cfg.ReadLimit { // larger once decompressed
+		c.abort(CloseTooBig, "message too big", true)
+		return websocket.ErrReadLimit
+	}
+	c.lastSeen.Store(time.Now().UnixNano())
+	h.stats.messagesIn.Add(1)
+	h.stats.bytesIn.Add(uint64(len(data)))
+	if mt == websocket.TextMessage && !utf8.Valid(data) {
+		h.stats.errors.Add(1)
+		c.abort(CloseInvalidPayload, "invalid UTF-8", true)
+		return errInvalidUTF8
+	}
+	c.mu.Lock()
+	open := c.state == stateOpen
+	c.mu.Unlock()
+	if !open {
+		return nil // closing: wait for the peer's close frame
+	}
+	if err := c.dispatch(mt, data); err != nil {
+		var ce *CloseError
+		if errors.As(err, &ce) && ce.Code == CloseInternal && ce.Err != nil {
+			c.abort(CloseInternal, ce.Reason, true) // a panic: stop reading at once
+			return ce
+		}
+		c.closeForError(err)
+	}
+	c.writeDeferred()
+	return nil
 }
 
 var errInvalidUTF8 = errors.New("rushws: invalid UTF-8 received")
@@ -84,6 +138,7 @@ func (c *Conn) dispatch(mt int, data []byte) (err error) {
 	}()
 	c.mu.Lock()
 	filters := c.filters
+	c.deferWrite = true // until writeDeferred, after the handlers
 	c.mu.Unlock()
 	for _, f := range filters {
 		if err := f(c, mt, data); err != nil {
@@ -96,7 +151,7 @@ func (c *Conn) dispatch(mt int, data []byte) (err error) {
 	if mt == websocket.TextMessage {
 		return c.dispatchText(data)
 	}
-	return c.dispatchRaw(mt, data, &EventError{Code: CodeBadRequest, Message: "binary messages are not accepted"})
+	return c.dispatchRaw(mt, data, CodeBadRequest, "binary messages are not accepted")
 }
 
 // abort closes the connection now for a protocol violation or a panic: a
@@ -110,6 +165,7 @@ func (c *Conn) abort(code int, reason string, sendFrame bool) {
 	}
 	clear(c.queue)
 	c.queue = nil
+	c.deferWrite = false
 	c.mu.Unlock()
 	c.abandon.Store(true)
 	nc := c.ws.NetConn()

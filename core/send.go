@@ -130,8 +130,33 @@ func (c *Conn) startWriterLocked() bool {
 	if c.writing || c.ws == nil || len(c.queue) == 0 || c.state == stateClosed {
 		return false
 	}
+	if c.deferWrite && !c.queueHalfFullLocked() {
+		return false // the read goroutine writes it when the handler returns
+	}
 	c.writing = true
 	return true
+}
+
+// queueHalfFullLocked reports whether the queue holds half its bound or
+// more. c.mu is held.
+func (c *Conn) queueHalfFullLocked() bool {
+	cfg := &c.hub.cfg
+	return 2*c.queued >= cfg.SendQueueMessages || 2*c.queueBytes >= cfg.SendQueueBytes
+}
+
+// writeDeferred ends the deferral begun when the read goroutine started to
+// dispatch a message, and writes what was queued meanwhile (the handler's
+// replies, mostly) on the read goroutine itself: one batch, with a writer
+// goroutine taking over when more is queued. An echo or an ack reply then
+// costs no goroutine start.
+func (c *Conn) writeDeferred() {
+	c.mu.Lock()
+	c.deferWrite = false
+	start := c.startWriterLocked()
+	c.mu.Unlock()
+	if start {
+		c.drain(true)
+	}
 }
 
 // closeGraceful queues a close frame after the messages already queued.
@@ -165,13 +190,25 @@ func (c *Conn) kill(code int, reason string) {
 	}
 }
 
-// writeLoop drains the send queue and exits when it is empty. At most one
-// runs per connection (c.writing), so gorilla's one-writer rule holds.
-func (c *Conn) writeLoop() {
+// writeLoop is the writer goroutine: it drains the send queue and exits
+// when it is empty. At most one writer runs per connection (c.writing), so
+// gorilla's one-writer rule holds.
+func (c *Conn) writeLoop() { c.drain(false) }
+
+// drain writes the send queue until it is empty; the caller has set
+// c.writing. inline means it runs on the read goroutine, which writes one
+// batch and then hands the rest to a writer goroutine, so that it soon
+// reads again (pongs, the peer's close frame).
+func (c *Conn) drain(inline bool) {
 	h := c.hub
-	for {
-		c.mu.Lock()
+	c.mu.Lock() // held at the top of every round
+	for first := true; ; first = false {
 		batch := c.queue
+		if inline && !first && len(batch) > 0 && c.state != stateClosed {
+			c.mu.Unlock()
+			go c.writeLoop() // c.writing stays set: the writer goroutine owns it now
+			return
+		}
 		if len(batch) == 0 || c.state == stateClosed {
 			c.queue, c.queued, c.queueBytes = nil, 0, 0
 			c.writing = false
@@ -227,14 +264,18 @@ func (c *Conn) writeLoop() {
 		}
 		h.stats.messagesOut.Add(msgs)
 		h.stats.bytesOut.Add(bytes)
-
-		c.mu.Lock()
+		counted, countedBytes := 0, 0
 		for i := range batch {
 			if batch[i].kind <= kindPrepared {
-				c.queued--
-				c.queueBytes -= batch[i].n
+				counted++
+				countedBytes += batch[i].n
 			}
 		}
+		clear(batch)
+
+		c.mu.Lock()
+		c.queued -= counted
+		c.queueBytes -= countedBytes
 		if stop {
 			clear(c.queue)
 			c.queue = nil
@@ -245,8 +286,6 @@ func (c *Conn) writeLoop() {
 		if c.state != stateOpen || c.queued < 0 {
 			c.queued, c.queueBytes = 0, 0 // nothing more is accepted; keep the counts sane
 		}
-		c.mu.Unlock()
-		clear(batch)
 	}
 }
 
