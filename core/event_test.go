@@ -210,9 +210,7 @@ func TestPanickingHandler(t *testing.T) {
 			return err
 		}
 		return c.On("boom", func(c *core.Conn, _ json.RawMessage) (any, error) {
-			var m map[string]int
-			m["x"] = 1 // nil map: panics
-			return nil, nil
+			panic("handler bug")
 		})
 	})
 	victim := wstest.Dial(t, s.url("lobby"))
