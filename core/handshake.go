@@ -24,6 +24,10 @@ type ConnInfo struct {
 	// ClientIP is the client's address. Optional. Default the host part of
 	// the request's RemoteAddr.
 	ClientIP string
+	// Values are copied into the connection's metadata before any
+	// middleware runs, so what the framework's own middleware set (echo-jwt's
+	// "user", Gin's keys) is readable with Conn.Get. Optional.
+	Values map[string]any
 }
 
 // Handler returns an http.Handler for plain net/http: the route's wildcards
@@ -198,7 +202,15 @@ func (h *Hub) newConn(r *http.Request, info ConnInfo) *Conn {
 	if ip == "" {
 		ip = remoteIP(r.RemoteAddr)
 	}
+	var bag map[string]any
+	if len(info.Values) > 0 {
+		bag = make(map[string]any, len(info.Values))
+		for k, v := range info.Values {
+			bag[k] = v
+		}
+	}
 	return &Conn{
+		bag:         bag,
 		hub:         h,
 		id:          newID(),
 		ip:          ip,
