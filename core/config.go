@@ -89,6 +89,10 @@ type Config struct {
 	// Idle connections hold none. Optional. Default 4096.
 	WriteBufferSize int
 
+	// Broker links the hub to hubs on other machines (see Broker and
+	// package redisbroker). Optional. Default nil: the hub is local.
+	Broker Broker
+
 	// Logger receives the hub's logs. Message bodies and credentials are
 	// never logged. Optional. Default slog.Default().
 	Logger *slog.Logger

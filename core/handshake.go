@@ -212,7 +212,7 @@ func (h *Hub) newConn(r *http.Request, info ConnInfo) *Conn {
 	return &Conn{
 		bag:         bag,
 		hub:         h,
-		id:          newID(),
+		id:          h.newID(),
 		ip:          ip,
 		method:      r.Method,
 		url:         r.URL,

