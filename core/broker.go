@@ -60,6 +60,10 @@ type BrokerMessage struct {
 	Binary bool
 	// Data is the message payload, as the recipients receive it.
 	Data []byte
+	// CloseCode, when non-zero, makes the message a command rather than a
+	// payload: the targeted connections are closed with this code, and
+	// Data is the close reason (Target.Close across hubs).
+	CloseCode int
 }
 
 // BrokerStats are a broker's counters, reported in Stats.Broker.
