@@ -1,0 +1,178 @@
+// Types for rushws.js, the browser and Node client for rushws servers.
+//
+// Describe your protocol as two maps of event name to a function type:
+// what the client emits (the parameter is the data, the return type is the
+// server's ack reply) and what the server emits (the parameter is the data,
+// the return type is what the client's listener replies when the server
+// asks for an ack):
+//
+//   interface ToServer { chat(d: { text: string }): { ok: boolean }; join(d: { room: string }): string[] }
+//   interface FromServer { chat(d: { name: string; text: string }): void; ping_me(d: number): string }
+//   const ws = connect<FromServer, ToServer>("ws://localhost:8080/ws");
+//   ws.emit("chat", { text: "hi" });                 // checked
+//   const members = await ws.emitWithAck("join", { room: "lobby" }); // string[]
+//   ws.on("chat", (m) => m.name);                    // m: { name: string; text: string }
+
+/** An event map: event name to a function from the data to the ack reply. */
+export type EventsMap = { [event: string]: (data: any) => any };
+
+/** The default, untyped event map. */
+export interface DefaultEvents {
+  [event: string]: (data: any) => any;
+}
+
+/** Names that are events of the map (string keys only). */
+export type EventNames<M> = keyof M & string;
+
+/** The data type of event E in map M. */
+export type EventData<M, E extends keyof M> = M[E] extends (data: infer D) => any ? D : never;
+
+/** The ack reply type of event E in map M. */
+export type EventReply<M, E extends keyof M> = M[E] extends (data: any) => infer R ? Awaited<R> : never;
+
+/** The event names the protocol reserves: an app neither emits nor handles them. */
+export type ReservedEvent = "error" | "message" | "close" | "ping" | "pong" | "connect";
+
+/** Error codes the server sends in error events and ack errors. */
+export type ServerErrorCode = "bad_request" | "unknown_event" | "forbidden" | "rate_limited" | "too_large" | "internal";
+
+/** Error codes the client raises itself. */
+export type ClientErrorCode = "timeout" | "disconnected" | "closed" | "queue_full" | "transport" | "connect_failed";
+
+/** RushwsError is what emitWithAck rejects with and what "error" listeners receive. */
+export class RushwsError extends Error {
+  constructor(code: string, message?: string, data?: unknown);
+  /** The server's error code, one of the client's own, or an app's own code. */
+  code: ServerErrorCode | ClientErrorCode | (string & {});
+  /** The whole data of a server error event. */
+  data?: unknown;
+}
+
+/** The WebSocket constructor the client uses: the browser's, or the ws package's in Node. */
+export interface WebSocketConstructor {
+  new (url: string, protocols?: string | string[], options?: any): WebSocketLike;
+}
+
+/** The parts of a WebSocket the client uses. */
+export interface WebSocketLike {
+  readonly readyState: number;
+  readonly protocol: string;
+  binaryType: string;
+  onopen: ((ev: any) => any) | null;
+  onmessage: ((ev: { data: any }) => any) | null;
+  onerror: ((ev: any) => any) | null;
+  onclose: ((ev: { code: number; reason: string; wasClean: boolean }) => any) | null;
+  send(data: any): void;
+  close(code?: number, reason?: string): void;
+}
+
+export interface ClientOptions {
+  /** The WebSocket implementation. Optional. Default globalThis.WebSocket (required in Node 20: pass the ws package's). */
+  WebSocket?: WebSocketConstructor;
+  /** Subprotocols to offer, or a function (possibly async) called before each connection, e.g. ["app.v1", "bearer." + token]. Optional. Default none. */
+  protocols?: string | string[] | (() => string | string[] | undefined | Promise<string | string[] | undefined>);
+  /** Third argument to the WebSocket constructor (the ws package's options: headers, origin ...). Optional. Default none. */
+  wsOptions?: object;
+  /** Reconnect after the connection drops. Optional. Default true. */
+  reconnect?: boolean;
+  /** Backoff ceiling for the first reconnect attempt, in ms; it doubles per attempt. Optional. Default 500. */
+  initialDelay?: number;
+  /** Largest backoff ceiling, in ms. Optional. Default 10000. */
+  maxDelay?: number;
+  /** Consecutive reconnect attempts before giving up. Optional. Default Infinity. */
+  maxAttempts?: number;
+  /** How long a connection must last, in ms, before the attempt count starts over. Optional. Default 5000. */
+  stableAfter?: number;
+  /** Sends kept while not connected; beyond it emit returns false. Optional. Default 256. */
+  queueSize?: number;
+  /** Default emitWithAck timeout in ms (0: none). Optional. Default 10000. */
+  ackTimeout?: number;
+  /** Decides whether to reconnect after a close not already final. Optional. Default always. */
+  shouldReconnect?: (info: CloseEventInfo) => boolean;
+  /** Random source for the jitter, in [0, 1). Optional. Default Math.random. */
+  random?: () => number;
+}
+
+export interface OpenInfo {
+  /** True when this is not the first connection. */
+  reconnected: boolean;
+  /** Reconnect attempts it took. */
+  attempt: number;
+  /** The subprotocol the server selected, or "". */
+  protocol: string;
+}
+
+export interface CloseEventInfo {
+  code: number;
+  reason: string;
+  wasClean: boolean;
+}
+
+export interface CloseInfo extends CloseEventInfo {
+  /** False when the client stops: closed by the app, a final close code (1000 from the server, 1008, 4401, 4403), or attempts used up. */
+  willReconnect: boolean;
+  /** The wait before the next attempt, in ms (0 when not reconnecting). */
+  delay: number;
+  /** The reconnect attempt about to be made, or the number made. */
+  attempt: number;
+  /** Why the client reconnects or stops, for people. */
+  why: string;
+}
+
+export interface ReconnectInfo {
+  attempt: number;
+}
+
+export interface LifecycleEvents {
+  open: (info: OpenInfo) => void;
+  close: (info: CloseInfo) => void;
+  reconnect: (info: ReconnectInfo) => void;
+  error: (err: RushwsError) => void;
+  message: (data: string | ArrayBuffer) => void;
+}
+
+/** A listener for server event E: it may return (or resolve to) the ack reply. */
+export type Listener<M, E extends keyof M> = (data: EventData<M, E>) => EventReply<M, E> | Promise<EventReply<M, E>>;
+
+export class Client<In = DefaultEvents, Out = DefaultEvents> {
+  /** "connecting", "open", "reconnecting" or "closed" (for good). */
+  readonly state: "connecting" | "open" | "reconnecting" | "closed";
+  /** Sends waiting for a connection. */
+  readonly queued: number;
+  /** The subprotocol the server selected, or "". */
+  readonly protocol: string;
+
+  constructor(url: string | (() => string | Promise<string>), options?: ClientOptions);
+
+  /** emit sends an event; false when the queue is full or the client is closed. */
+  emit<E extends Exclude<EventNames<Out>, ReservedEvent>>(event: E, data: EventData<Out, E>): boolean;
+  /** emitWithAck sends an event and resolves with the server's reply, or rejects with a RushwsError. */
+  emitWithAck<E extends Exclude<EventNames<Out>, ReservedEvent>>(
+    event: E,
+    data: EventData<Out, E>,
+    options?: { timeout?: number },
+  ): Promise<EventReply<Out, E>>;
+  /** send sends a raw text or binary frame, queued like emit. */
+  send(raw: string | ArrayBuffer | ArrayBufferView | Blob): boolean;
+
+  on<E extends keyof LifecycleEvents>(event: E, fn: LifecycleEvents[E]): this;
+  on<E extends Exclude<EventNames<In>, keyof LifecycleEvents | ReservedEvent>>(event: E, fn: Listener<In, E>): this;
+  once<E extends keyof LifecycleEvents>(event: E, fn: LifecycleEvents[E]): this;
+  once<E extends Exclude<EventNames<In>, keyof LifecycleEvents | ReservedEvent>>(event: E, fn: Listener<In, E>): this;
+  off(event: string, fn?: (...args: any[]) => any): this;
+
+  /** close closes for good with code (1000, or 3000 to 4999) and reason. */
+  close(code?: number, reason?: string): void;
+}
+
+/** connect opens a client to url; it connects at once and reconnects by itself. */
+export function connect<In = DefaultEvents, Out = DefaultEvents>(
+  url: string | (() => string | Promise<string>),
+  options?: ClientOptions,
+): Client<In, Out>;
+
+/** validEventName reports whether name may be used as an event. */
+export function validEventName(name: string): boolean;
+
+/** backoffDelay is the full-jitter delay before reconnect attempt n, in ms. */
+export function backoffDelay(attempt: number, initialDelay: number, maxDelay: number, random?: () => number): number;
