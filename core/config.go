@@ -30,21 +30,38 @@ type Config struct {
 	// Optional. Default 64 KiB.
 	ReadLimit int64
 
-	// SendQueueMessages bounds each connection's send queue by count.
-	// Optional. Default 256.
-	SendQueueMessages int
-	// SendQueueBytes bounds each connection's send queue by payload bytes.
-	// Optional. Default 1 MiB.
+	// SendQueueBytes bounds each connection's send queue, in bytes of
+	// framed messages. A queue over its bound is full, and the SlowConsumer
+	// policy applies, only when its peer's socket has accepted nothing for
+	// SlowConsumerGrace, or when it reaches twice the bound: a client that
+	// reads catches up on a burst. Optional. Default 1 MiB.
 	SendQueueBytes int
+	// SendQueueMessages bounds each connection's send queue by count, in
+	// the same way; it is a guard far above any burst a healthy client
+	// sees. Optional. Default 16384.
+	SendQueueMessages int
 	// SlowConsumer is the policy applied when a send queue is full.
 	// Optional. Default SlowClose.
 	SlowConsumer SlowConsumerPolicy
+	// SlowConsumerGrace is how long a peer whose queue is over its bound
+	// may accept nothing before it is a slow consumer. Optional. Default
+	// 5s.
+	SlowConsumerGrace time.Duration
 
-	// WriteTimeout bounds each write to a peer. Optional. Default 10s.
+	// WriteTimeout bounds each write to a peer: a peer whose socket accepts
+	// nothing for this long is closed as a slow consumer, after one more
+	// WriteTimeout to complete the frame in flight and send the close
+	// frame. Optional. Default 10s.
 	WriteTimeout time.Duration
-	// HandshakeTimeout bounds writing the 101 response. Optional. Default
-	// 10s.
+	// HandshakeTimeout bounds writing the 101 response. A route handler
+	// still running this long after the upgrade is logged once: the
+	// connection's messages are read only once it returns. Optional.
+	// Default 10s.
 	HandshakeTimeout time.Duration
+	// KeepRequestBytes bounds what a connection keeps of its handshake
+	// request (URL and headers) once its route handler has returned; see
+	// Conn.Request. Optional. Default 4096.
+	KeepRequestBytes int
 
 	// PingInterval is how often the hub pings every connection. A negative
 	// value turns heartbeats off. Optional. Default 25s.
@@ -98,10 +115,12 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Defaults (DESIGN.md §9).
+// Defaults of Config's fields.
 const (
 	DefaultReadLimit         = 64 << 10
-	DefaultSendQueueMessages = 256
+	DefaultSendQueueMessages = 16384
+	DefaultSlowConsumerGrace = 5 * time.Second
+	DefaultKeepRequestBytes  = 4096
 	DefaultSendQueueBytes    = 1 << 20
 	DefaultWriteTimeout      = 10 * time.Second
 	DefaultHandshakeTimeout  = 10 * time.Second
@@ -124,6 +143,8 @@ func (c Config) withDefaults() (Config, error) {
 	neg("SendQueueMessages", int64(c.SendQueueMessages))
 	neg("SendQueueBytes", int64(c.SendQueueBytes))
 	neg("WriteTimeout", int64(c.WriteTimeout))
+	neg("SlowConsumerGrace", int64(c.SlowConsumerGrace))
+	neg("KeepRequestBytes", int64(c.KeepRequestBytes))
 	neg("HandshakeTimeout", int64(c.HandshakeTimeout))
 	neg("PongTimeout", int64(c.PongTimeout))
 	neg("MaxConnections", int64(c.MaxConnections))
@@ -146,6 +167,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.SendQueueBytes == 0 {
 		c.SendQueueBytes = DefaultSendQueueBytes
+	}
+	if c.SlowConsumerGrace == 0 {
+		c.SlowConsumerGrace = DefaultSlowConsumerGrace
+	}
+	if c.KeepRequestBytes == 0 {
+		c.KeepRequestBytes = DefaultKeepRequestBytes
 	}
 	if c.WriteTimeout == 0 {
 		c.WriteTimeout = DefaultWriteTimeout

@@ -40,14 +40,18 @@ type Conn struct {
 	parentCtx   context.Context // request values, no cancellation
 
 	ws       *websocket.Conn // set once at upgrade, before any goroutine starts
+	wire     *wireConn       // ws's socket, shared by gorilla and the writer
+	compress bool            // permessage-deflate negotiated: gorilla writes messages
 	lastSeen atomic.Int64    // unix nanoseconds of the last pong or message
 	pingSent atomic.Int64    // unix nanoseconds of the last ping queued, 0 when answered
 
-	originChecked bool  // set by origin middleware before the upgrade
-	registered    bool  // counted in the hub; set before the read loop starts
-	shard         uint8 // heartbeat shard, set at registration under hub.mu
-	dispatching   atomic.Bool
-	abandon       atomic.Bool // closed as a slow consumer: the writer skips what is in flight
+	originChecked bool         // set by origin middleware before the upgrade
+	registered    bool         // counted in the hub; set before the read loop starts
+	shard         uint8        // heartbeat shard, set at registration under hub.mu
+	dispatching   atomic.Bool  // a handler of this connection runs (EmitWithAck would deadlock)
+	inRoute       atomic.Bool  // the route handler runs: the read loop has not started
+	abandon       atomic.Bool  // closing: the writer sends nothing more but the close frame
+	writeStart    atomic.Int64 // unix nanoseconds when the write in progress began, 0 when none
 
 	mu          sync.Mutex
 	state       connState
@@ -55,6 +59,8 @@ type Conn struct {
 	closeReason string
 	ctx         context.Context
 	cancel      context.CancelFunc
+	released    bool // Context cancelled and acks failed (afterClosingLocked)
+	closedCtx   bool // Context must be born cancelled
 	bag         map[string]any
 	events      map[string]eventEntry
 	onMessage   MessageFunc
@@ -62,14 +68,17 @@ type Conn struct {
 	filters     []FilterFunc
 	rooms       []string // small: a linear scan beats a map's memory
 	queue       []outbound
-	queued      int // data messages queued or in flight
-	queueBytes  int // their payload bytes
+	spare       []outbound // the last batch's array, reused by the next
+	queued      int        // data messages queued or in flight
+	queueBytes  int        // bytes of every frame queued or in flight
 	writing     bool
 	deferWrite  bool          // the read goroutine is dispatching and writes what is queued afterwards
 	writerDone  chan struct{} // closed when the running writer exits, made on demand
+	resume      chan struct{} // closed to wake the read goroutine paused by pauseIfBehind
 	acks        map[uint64]AckFunc
 	nextAck     uint64
 	warnedSlow  bool
+	event       string // the event being handled, for logs; read goroutine only
 }
 
 type connState uint8
@@ -118,17 +127,31 @@ func (c *Conn) ID() string { return c.id }
 func (c *Conn) IP() string { return c.ip }
 
 // UserAgent returns the User-Agent header of the handshake.
-func (c *Conn) UserAgent() string { return c.header.Get("User-Agent") }
+func (c *Conn) UserAgent() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.header.Get("User-Agent")
+}
 
 // Origin returns the Origin header of the handshake, empty for most
 // non-browser clients.
-func (c *Conn) Origin() string { return c.header.Get("Origin") }
+func (c *Conn) Origin() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.header.Get("Origin")
+}
 
-// Request returns the handshake request as received: method, URL with its
-// query, headers, Host and RemoteAddr. It has no body and carries the
-// connection's Context. Each call builds a new value from the facts the
-// connection keeps; do not modify its URL or Header.
+// Request returns the handshake request: method, URL with its query,
+// headers, Host and RemoteAddr. It has no body and carries the connection's
+// Context. Middleware and the route handler see the request as received.
+// Once the route handler has returned, the connection keeps only a bounded
+// copy (Config.KeepRequestBytes, 4 KiB by default): the URL (its query
+// dropped if too long), then Origin, User-Agent and the other headers in
+// name order while they fit; the WebSocket handshake headers are not kept.
+// Each call builds a new value; do not modify its URL or Header.
 func (c *Conn) Request() *http.Request {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	r := &http.Request{
 		Method:     c.method,
 		URL:        c.url,
@@ -141,7 +164,7 @@ func (c *Conn) Request() *http.Request {
 		RemoteAddr: c.remoteAddr,
 		RequestURI: c.url.RequestURI(),
 	}
-	return r.WithContext(c.Context())
+	return r.WithContext(c.contextLocked())
 }
 
 // Upgraded reports whether the handshake has completed. Middleware code
@@ -191,14 +214,21 @@ func (c *Conn) Subprotocol() string {
 }
 
 // Context returns a context that carries the handshake request's values and
-// is cancelled when the connection closes. Use it for work started on behalf
+// is cancelled when the connection begins to close (by either side, by the
+// hub's Shutdown or Close, or because the peer was lost), also while the
+// route handler still runs. Use it for work started on behalf
 // of the connection.
 func (c *Conn) Context() context.Context {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.contextLocked()
+}
+
+// contextLocked is Context with c.mu held.
+func (c *Conn) contextLocked() context.Context {
 	if c.ctx == nil {
 		c.ctx, c.cancel = context.WithCancel(c.parentCtx)
-		if c.state == stateClosed {
+		if c.closedCtx || c.state == stateClosed {
 			c.cancel()
 		}
 	}
@@ -282,7 +312,7 @@ func (c *Conn) Ping() error {
 		return ErrNotUpgraded
 	}
 	c.pingSent.CompareAndSwap(0, time.Now().UnixNano())
-	return c.enqueue(outbound{kind: kindPing}, false)
+	return c.enqueue(pingOut, false)
 }
 
 // String returns the connection's ID, for logs.

@@ -162,6 +162,7 @@ func NewEventError(code, message string) *EventError {
 const (
 	CloseNormal          = 1000
 	CloseGoingAway       = 1001
+	CloseProtocolError   = 1002
 	CloseInvalidPayload  = 1007
 	ClosePolicyViolation = 1008
 	CloseTooBig          = 1009

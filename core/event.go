@@ -5,7 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"reflect"
 	"strconv"
+	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -28,7 +31,8 @@ type eventEntry struct {
 	once bool
 }
 
-// reserved event names may not be handled with On (DESIGN.md §3).
+// reserved event names may not be handled with On: the wire protocol and
+// browsers give them meanings of their own.
 var reserved = map[string]bool{"error": true, "message": true, "close": true, "ping": true, "pong": true, "connect": true}
 
 // ValidEventName reports whether name may be used as an event: 1 to 128
@@ -79,16 +83,61 @@ func Handle[T any](c *Conn, event string, fn func(c *Conn, msg T) (any, error)) 
 	return c.On(event, func(c *Conn, data json.RawMessage) (any, error) {
 		var msg T
 		if err := json.Unmarshal(data, &msg); err != nil {
-			return nil, &EventError{Code: CodeBadRequest, Message: "data for " + strconv.Quote(event) + " does not match the expected shape"}
+			return nil, &EventError{Code: CodeBadRequest, Message: decodeMessage(event, err)}
 		}
 		return fn(c, msg)
 	})
 }
 
+// decodeMessage explains why an event's data did not decode: the field, the
+// JSON type found and the Go type expected, as encoding/json reports them.
+func decodeMessage(event string, err error) string {
+	prefix := "data for " + strconv.Quote(event)
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &te):
+		if te.Field == "" {
+			return fmt.Sprintf("%s: got JSON %s, want %s", prefix, te.Value, jsonKind(te.Type))
+		}
+		return fmt.Sprintf("%s: field %q: got JSON %s, want %s", prefix, te.Field, te.Value, jsonKind(te.Type))
+	case errors.As(err, &se):
+		return prefix + ": malformed JSON"
+	}
+	return prefix + ": " + strings.TrimPrefix(err.Error(), "json: ")
+}
+
+// jsonKind names the JSON type that decodes into t.
+func jsonKind(t reflect.Type) string {
+	if t == nil {
+		return "a value"
+	}
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map:
+		return "object"
+	case reflect.Slice, reflect.Array:
+		return "array"
+	case reflect.String:
+		return "string"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return "integer"
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "non-negative integer"
+	case reflect.Float32, reflect.Float64:
+		return "number"
+	case reflect.Pointer:
+		return jsonKind(t.Elem())
+	}
+	return t.String()
+}
+
 // EmitWithAck emits event with an ack id and waits for the client's reply,
-// until ctx ends or the connection closes. It returns ErrAckInHandler when
-// called while one of this connection's own event handlers runs (the reply
-// could not be read before that handler returns); use EmitWithAckFunc there.
+// until ctx ends or the connection closes. It returns ErrAckInHandler at
+// once when called while the connection's route handler or one of its own
+// event handlers runs (the reply could not be read before that handler
+// returns); use EmitWithAckFunc there.
 func (c *Conn) EmitWithAck(ctx context.Context, event string, data any) (json.RawMessage, error) {
 	if c.dispatching.Load() {
 		return nil, ErrAckInHandler
@@ -134,7 +183,9 @@ func (c *Conn) EmitWithAckFunc(event string, data any, timeout time.Duration, fn
 			}
 		})
 	}
+	after := c.afterClosingLocked() // the policy may have closed it
 	c.mu.Unlock()
+	after()
 	if err == nil {
 		c.startWriterIfQueued()
 	}
@@ -144,7 +195,9 @@ func (c *Conn) EmitWithAckFunc(event string, data any, timeout time.Duration, fn
 func (c *Conn) emitAck(event string, data any, fn AckFunc) (uint64, error) {
 	c.mu.Lock()
 	id, err := c.emitAckLocked(event, data, fn)
+	after := c.afterClosingLocked() // the policy may have closed it
 	c.mu.Unlock()
+	after()
 	if err == nil {
 		c.startWriterIfQueued()
 	}
@@ -159,21 +212,21 @@ func (c *Conn) emitAckLocked(event string, data any, fn AckFunc) (uint64, error)
 	}
 	c.nextAck++
 	id := c.nextAck
-	b, err := encodeEvent(event, data, id)
+	b, err := appendEvent(newFrameBuf(64), event, data, id)
 	if err != nil {
 		return 0, err
 	}
-	cfg := &c.hub.cfg
-	if c.queued > 0 && (c.queued >= cfg.SendQueueMessages || c.queueBytes+len(b) > cfg.SendQueueBytes) {
-		return 0, c.fullLocked()
+	o := sealedOut(b, opText)
+	if c.queueBytes > 0 && c.overLocked(len(o.frame)) && c.fullLocked(len(o.frame)) {
+		return 0, c.applyPolicyLocked()
 	}
 	if c.acks == nil {
 		c.acks = make(map[uint64]AckFunc, 1)
 	}
 	c.acks[id] = fn
-	c.queue = append(c.queue, outbound{kind: kindText, data: b, n: len(b)})
+	c.queue = append(c.queue, o)
 	c.queued++
-	c.queueBytes += len(b)
+	c.queueBytes += len(o.frame)
 	return id, nil
 }
 
@@ -196,7 +249,7 @@ func (c *Conn) takeAck(id uint64) AckFunc {
 	return fn
 }
 
-// envelope is the inbound wire form (DESIGN.md §3).
+// envelope is the inbound wire form of events and ack replies.
 type envelope struct {
 	Event *string         `json:"event"`
 	Data  json.RawMessage `json:"data"`
@@ -214,26 +267,37 @@ type outEnvelope struct {
 
 // encodeEvent encodes an event envelope. A nil data is sent as null.
 func encodeEvent(event string, data any, ack uint64) ([]byte, error) {
+	return appendEvent(make([]byte, 0, 32+len(event)), event, data, ack)
+}
+
+// appendEvent appends the event envelope {"event":...,"data":...[,"ack":n]}
+// to dst.
+func appendEvent(dst []byte, event string, data any, ack uint64) ([]byte, error) {
 	if !ValidEventName(event) {
-		return nil, ErrInvalidEvent
+		return nil, fmt.Errorf("%w: %s", ErrInvalidEvent, quoteCut(event))
 	}
-	var buf bytes.Buffer
-	buf.Grow(32 + len(event))
-	buf.WriteString(`{"event":`)
+	dst = append(dst, `{"event":`...)
 	ev, _ := json.Marshal(event)
-	buf.Write(ev)
-	buf.WriteString(`,"data":`)
+	dst = append(dst, ev...)
+	dst = append(dst, `,"data":`...)
 	d, err := json.Marshal(data)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("rushws: event %s: data cannot be encoded: %w", quoteCut(event), err)
 	}
-	buf.Write(d)
+	dst = append(dst, d...)
 	if ack > 0 {
-		buf.WriteString(`,"ack":`)
-		buf.WriteString(strconv.FormatUint(ack, 10))
+		dst = append(dst, `,"ack":`...)
+		dst = strconv.AppendUint(dst, ack, 10)
 	}
-	buf.WriteByte('}')
-	return buf.Bytes(), nil
+	return append(dst, '}'), nil
+}
+
+// quoteCut quotes user input for an error or a log line, cut to 64 bytes.
+func quoteCut(s string) string {
+	if len(s) > 64 {
+		return strconv.Quote(cutUTF8(s, 64)) + "..."
+	}
+	return strconv.Quote(s)
 }
 
 // dispatchText handles one inbound text message on the read goroutine.
@@ -291,9 +355,12 @@ func (c *Conn) dispatchText(data []byte) error {
 		env.Data = json.RawMessage("null")
 	}
 	c.dispatching.Store(true)
+	c.event = name
 	res, err := e.fn(c, env.Data)
 	c.dispatching.Store(false)
-	return c.reply(ack, res, err)
+	err = c.reply(ack, res, err)
+	c.event = ""
+	return err
 }
 
 // dispatchRaw hands a frame to the raw handler, or reports the error code
@@ -310,9 +377,20 @@ func (c *Conn) dispatchRaw(mt int, data []byte, code, message string) error {
 
 func (c *Conn) callRaw(fn MessageFunc, mt int, data []byte) error {
 	c.dispatching.Store(true)
+	c.event = "(raw message handler)"
 	err := fn(c, mt, data)
 	c.dispatching.Store(false)
-	return c.reply(0, nil, err)
+	err = c.reply(0, nil, err)
+	c.event = ""
+	return err
+}
+
+// handlerName names the handler running on the read goroutine, for logs.
+func (c *Conn) handlerName() string {
+	if c.event == "" {
+		return "(filter)"
+	}
+	return c.event
 }
 
 // reply answers an ack (when ack > 0) or reports err as an error event. A
@@ -328,7 +406,7 @@ func (c *Conn) reply(ack uint64, res any, err error) error {
 	var ee *EventError
 	if err != nil && !errors.As(err, &ee) {
 		c.hub.stats.errors.Add(1)
-		c.hub.log.Error("rushws: handler error", "conn", c.id, "err", err)
+		c.hub.log.Error("rushws: handler error", "conn", c.id, "event", c.handlerName(), "err", err)
 		ee = &EventError{Code: CodeInternal, Message: "internal error"}
 	}
 	var b []byte
@@ -350,8 +428,6 @@ func (c *Conn) reply(ack uint64, res any, err error) error {
 	default:
 		return nil
 	}
-	if err := c.enqueue(outbound{kind: kindText, data: b, n: len(b)}, true); err != nil && !errors.Is(err, ErrClosed) {
-		return nil // the slow-consumer policy has already acted
-	}
+	_ = c.enqueue(dataOut(opText, b), true) // on failure, the slow-consumer policy has acted
 	return nil
 }

@@ -82,7 +82,7 @@ func ExampleHandle() {
 	}
 	// Output:
 	// {"data":{"x":1,"y":2},"ack":1}
-	// {"ack":2,"error":{"code":"bad_request","message":"data for \"move\" does not match the expected shape"}}
+	// {"ack":2,"error":{"code":"bad_request","message":"data for \"move\": got JSON string, want object"}}
 	// {"ack":3,"error":{"code":"bad_request","message":"off the board"}}
 }
 

@@ -1,7 +1,6 @@
 package core
 
 import (
-	"bufio"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -24,6 +23,9 @@ type ConnInfo struct {
 	// ClientIP is the client's address. Optional. Default the host part of
 	// the request's RemoteAddr.
 	ClientIP string
+	// Route names the route in logs (the framework's pattern, such as
+	// "/chat/:room"). Optional. Default the request's path.
+	Route string
 	// Values are copied into the connection's metadata before any
 	// middleware runs, so what the framework's own middleware set (echo-jwt's
 	// "user", Gin's keys) is readable with Conn.Get. Optional.
@@ -59,7 +61,11 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, info ConnInfo, fn Ha
 	}
 	c := h.newConn(r, info)
 	hw := &hijackWriter{ResponseWriter: w}
-	final := func(c *Conn) error { return h.upgrade(hw, r, c, fn) }
+	route := info.Route
+	if route == "" {
+		route = r.URL.Path
+	}
+	final := func(c *Conn) error { return h.upgrade(hw, r, c, fn, route) }
 	err := h.runChain(h.chain(final, mw), c)
 	if c.ws == nil { // refused, or the chain never called next
 		// Middleware may have joined rooms before refusing: leave them, so
@@ -68,7 +74,16 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, info ConnInfo, fn Ha
 		c.state = stateClosed
 		c.mu.Unlock()
 		h.leaveAll(c)
+		h.leaveServe()
 		h.release(nil)
+		if hw.wire != nil {
+			// gorilla took the connection over and then failed (a client
+			// that broke the handshake after it was checked): nothing may
+			// be written to it any more.
+			h.stats.reject("bad_handshake")
+			h.log.Debug("rushws: upgrade failed after hijack", "ip", c.ip, "err", err)
+			return nil
+		}
 		var he *HTTPError
 		switch {
 		case errors.As(err, &he):
@@ -76,14 +91,16 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, info ConnInfo, fn Ha
 			he = &HTTPError{Status: http.StatusForbidden, Message: "connection refused", Reason: "middleware"}
 		default:
 			h.stats.errors.Add(1)
-			h.log.Error("rushws: handshake failed", "ip", c.ip, "err", err)
+			h.log.Error("rushws: handshake failed", "route", route, "ip", c.ip, "err", err)
 			he = &HTTPError{Status: http.StatusInternalServerError, Message: "internal error", Reason: "internal", Err: err}
 		}
 		return h.refuse(he)
 	}
 	if err != nil {
-		c.closeForError(err)
+		c.closeForError(err, route)
 	}
+	c.keepRequest()
+	h.leaveServe()
 	go c.readLoop()
 	return nil
 }
@@ -107,11 +124,17 @@ func (h *Hub) recovered(c *Conn, p any) error {
 
 // upgrade is the innermost handler: origin, upgrade, registration, then the
 // route handler.
-func (h *Hub) upgrade(hw *hijackWriter, r *http.Request, c *Conn, fn HandlerFunc) error {
+func (h *Hub) upgrade(hw *hijackWriter, r *http.Request, c *Conn, fn HandlerFunc, route string) error {
 	if !c.originChecked && !h.originAllowed(r) {
+		origin := r.Header.Get("Origin")
+		h.log.Info("rushws: origin refused: not the same origin and no origin middleware on the route",
+			"route", route, "origin", quoteCut(origin), "host", quoteCut(r.Host), "ip", c.ip)
 		return &HTTPError{Status: http.StatusForbidden, Message: "origin not allowed", Reason: "origin"}
 	}
 	ws, err := h.upgrader.Upgrade(hw, r, responseHeader(hw.Header()))
+	if err != nil && hw.wire != nil {
+		return err // hijacked: Serve answers nothing
+	}
 	if err != nil {
 		if hw.hijackErr != nil {
 			h.log.Error("rushws: cannot take over the connection: the response writer does not support hijacking; "+
@@ -129,6 +152,12 @@ func (h *Hub) upgrade(hw *hijackWriter, r *http.Request, c *Conn, fn HandlerFunc
 	c.lastSeen.Store(now.UnixNano())
 	ws.SetReadLimit(h.cfg.ReadLimit)
 	ws.SetPongHandler(c.onPong)
+	c.wire = hw.wire
+	c.compress = h.cfg.EnableCompression && offersDeflate(r.Header)
+	if !c.compress {
+		ws.SetPingHandler(c.onPing)
+	}
+	ws.SetCloseHandler(c.onPeerClose)
 	c.ws = ws
 	if !h.register(c) {
 		c.closeGraceful(CloseGoingAway, "server shutting down")
@@ -142,12 +171,25 @@ func (h *Hub) upgrade(hw *hijackWriter, r *http.Request, c *Conn, fn HandlerFunc
 	if !open { // middleware closed it before next (e.g. to send 4401 to a browser)
 		return nil
 	}
-	return h.runHandler(fn, c)
+	return h.runHandler(fn, c, route)
 }
 
-// runHandler runs the route handler, recovering a panic.
-func (h *Hub) runHandler(fn HandlerFunc, c *Conn) (err error) {
+// runHandler runs the route handler, recovering a panic. While it runs the
+// connection's messages are not read: a handler that is still running after
+// HandshakeTimeout is logged once, naming the route.
+func (h *Hub) runHandler(fn HandlerFunc, c *Conn, route string) (err error) {
+	c.inRoute.Store(true)
+	c.dispatching.Store(true) // EmitWithAck could never read its reply here
+	warn := time.AfterFunc(h.cfg.HandshakeTimeout, func() {
+		if c.inRoute.Load() {
+			h.log.Warn("rushws: route handler still running; it must register handlers and return for the connection's messages to be read",
+				"route", route, "conn", c.id, "after", h.cfg.HandshakeTimeout)
+		}
+	})
 	defer func() {
+		warn.Stop()
+		c.dispatching.Store(false)
+		c.inRoute.Store(false)
 		if p := recover(); p != nil {
 			err = h.recovered(c, p)
 		}
@@ -155,12 +197,31 @@ func (h *Hub) runHandler(fn HandlerFunc, c *Conn) (err error) {
 	return fn(c)
 }
 
+// offersDeflate reports whether the client offers permessage-deflate, the
+// one extension gorilla negotiates.
+func offersDeflate(h http.Header) bool {
+	for _, v := range h.Values("Sec-Websocket-Extensions") {
+		for ext := range strings.SplitSeq(v, ",") {
+			name, _, _ := strings.Cut(ext, ";")
+			if strings.EqualFold(strings.TrimSpace(name), "permessage-deflate") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // closeForError closes an upgraded connection for an error returned by its
 // route handler or middleware.
-func (c *Conn) closeForError(err error) {
+func (c *Conn) closeForError(err error, route string) {
 	var ce *CloseError
 	var he *HTTPError
 	switch {
+	case errors.Is(err, ErrInvalidRoom), errors.Is(err, ErrTooManyRooms), errors.Is(err, ErrInvalidEvent):
+		// Usually the route's own input: a path parameter that names no
+		// valid room (an empty one often means a parameter name typo).
+		c.hub.log.Warn("rushws: route handler refused the connection", "route", route, "conn", c.id, "err", err)
+		c.closeGraceful(ClosePolicyViolation, strings.TrimPrefix(err.Error(), "rushws: "))
 	case errors.As(err, &ce):
 		code := ce.Code
 		if !validCloseCode(code) {
@@ -184,7 +245,7 @@ func (c *Conn) closeForError(err error) {
 		c.closeGraceful(code, msg)
 	default:
 		c.hub.stats.errors.Add(1)
-		c.hub.log.Error("rushws: route handler error", "conn", c.id, "err", err)
+		c.hub.log.Error("rushws: route handler error", "route", route, "conn", c.id, "err", err)
 		c.closeGraceful(CloseInternal, "internal error")
 	}
 }
@@ -291,27 +352,6 @@ func responseHeader(h http.Header) http.Header {
 	}
 	return out
 }
-
-// hijackWriter records why gorilla's upgrade failed: the status of a
-// refused handshake or a hijack that the wrapped writer does not support.
-type hijackWriter struct {
-	http.ResponseWriter
-	status    int
-	hijackErr error
-}
-
-// Hijack takes over the connection through whatever the framework wrapped
-// around the writer.
-func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
-	if err != nil {
-		w.hijackErr = err
-	}
-	return conn, brw, err
-}
-
-// Unwrap returns the wrapped writer, for http.ResponseController.
-func (w *hijackWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // WriteHTTPError answers a refused handshake with the error's status,
 // headers and a JSON body {"status":..., "message":...}. Errors that are not

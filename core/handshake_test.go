@@ -193,7 +193,7 @@ func TestConnFacts(t *testing.T) {
 	srv := newHTTPServer(t, mux)
 	c := wstest.Dial(t, srv+"/ws/blue?q=1", wstest.WithHeader(http.Header{"User-Agent": {"probe/1"}}))
 	facts := <-got
-	want := map[string]any{"room": "blue", "ua": "probe/1", "q": "1", "ip": "127.0.0.1", "value": "kept", "id": 22}
+	want := map[string]any{"room": "blue", "ua": "probe/1", "q": "1", "ip": "127.0.0.1", "value": "kept", "id": 34}
 	for k, v := range want {
 		if facts[k] != v {
 			t.Errorf("%s = %v, want %v", k, facts[k], v)

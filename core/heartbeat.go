@@ -109,6 +109,6 @@ func (h *Hub) sweep(now time.Time, conns []*Conn) {
 			continue
 		}
 		c.pingSent.Store(now.UnixNano())
-		_ = c.enqueue(outbound{kind: kindPing}, false)
+		_ = c.enqueue(pingOut, false)
 	}
 }

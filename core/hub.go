@@ -1,6 +1,7 @@
 package core
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"log/slog"
@@ -28,9 +29,11 @@ type Hub struct {
 
 	mu       sync.RWMutex
 	conns    map[string]*Conn
-	closing  bool           // Shutdown or Close has begun; guarded by mu
-	live     sync.WaitGroup // handshakes in progress and live connections
-	reserved int            // the same, counted against MaxConnections; guarded by mu
+	closing  bool          // Shutdown or Close has begun; guarded by mu
+	live     int           // handshakes in progress and live connections; guarded by mu
+	inServe  int           // of those, the ones still in Serve (user middleware and route handlers); guarded by mu
+	liveWake chan struct{} // closed when live or inServe changes, for waitLive; guarded by mu
+	reserved int           // live, counted against MaxConnections; guarded by mu
 
 	roomsMu sync.RWMutex
 	rooms   map[string]*room
@@ -40,6 +43,8 @@ type Hub struct {
 	nextShard  uint32 // round-robin shard for the next connection; guarded by mu
 
 	stats counters
+
+	broker *hubBroker // the link to Config.Broker, nil without one
 }
 
 // NewHub returns a hub configured by cfg. It returns an error when a field
@@ -79,6 +84,9 @@ func NewHub(cfg Config) (*Hub, error) {
 		h.pingShards = shardCount(cfg.PingInterval)
 	}
 	h.stats.rejected = make(map[string]uint64)
+	if err := h.startBroker(); err != nil {
+		return nil, err
+	}
 	return h, nil
 }
 
@@ -128,8 +136,50 @@ func (h *Hub) admit() *HTTPError {
 		return &HTTPError{Status: http.StatusServiceUnavailable, Message: "too many connections", Reason: "full"}
 	}
 	h.reserved++
-	h.live.Add(1)
+	h.live++
+	h.inServe++
 	return nil
+}
+
+// leaveServe marks the end of a handshake's time in Serve, where user code
+// (middleware, the route handler) runs on the server's goroutine.
+func (h *Hub) leaveServe() {
+	h.mu.Lock()
+	h.inServe--
+	h.wakeLocked()
+	h.mu.Unlock()
+}
+
+// wakeLocked wakes waitLive. h.mu is held.
+func (h *Hub) wakeLocked() {
+	if h.liveWake != nil {
+		close(h.liveWake)
+		h.liveWake = nil
+	}
+}
+
+// waitLive waits until no connection is left, or, with userCode, until the
+// only ones left are in user code that the hub cannot interrupt (a route
+// handler that does not return): those were closed and end when it returns.
+// It reports false when ctx ended first.
+func (h *Hub) waitLive(ctx context.Context, userCode bool) bool {
+	for {
+		h.mu.Lock()
+		if h.live == 0 || userCode && h.live == h.inServe {
+			h.mu.Unlock()
+			return true
+		}
+		if h.liveWake == nil {
+			h.liveWake = make(chan struct{})
+		}
+		wake := h.liveWake
+		h.mu.Unlock()
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return false
+		}
+	}
 }
 
 // release ends what admit began, forgetting c if it was registered. c is
@@ -140,8 +190,9 @@ func (h *Hub) release(c *Conn) {
 		delete(h.conns, c.id)
 	}
 	h.reserved--
+	h.live--
+	h.wakeLocked()
 	h.mu.Unlock()
-	h.live.Done()
 }
 
 // register lists an upgraded connection. It fails once shutdown has begun.

@@ -28,7 +28,7 @@ func (c *Conn) readLoop() {
 		if err != nil {
 			readErr = err
 			if errors.Is(err, websocket.ErrReadLimit) {
-				c.abort(CloseTooBig, "", false) // gorilla has sent the close frame
+				c.readLimitExceeded()
 			}
 			return
 		}
@@ -92,7 +92,7 @@ func (c *Conn) handle(mt int, data []byte, err error) error {
 	h := c.hub
 	if err != nil {
 		if errors.Is(err, websocket.ErrReadLimit) {
-			c.abort(CloseTooBig, "", false)
+			c.readLimitExceeded()
 		}
 		return err
 	}
@@ -120,10 +120,23 @@ func (c *Conn) handle(mt int, data []byte, err error) error {
 			c.abort(CloseInternal, ce.Reason, true) // a panic: stop reading at once
 			return ce
 		}
-		c.closeForError(err)
+		c.closeForError(err, "")
 	}
 	c.writeDeferred()
+	c.pauseIfBehind()
 	return nil
+}
+
+// readLimitExceeded ends a connection whose frame header announced more
+// than the read limit. gorilla has sent 1009 for a length over the limit;
+// a 64-bit length with its top bit set is a protocol error, for which it
+// sends nothing: 1002 then.
+func (c *Conn) readLimitExceeded() {
+	if c.wire.closeSent.Load() {
+		c.abort(CloseTooBig, "", false)
+		return
+	}
+	c.abort(CloseProtocolError, "invalid frame length", true)
 }
 
 var errInvalidUTF8 = errors.New("rushws: invalid UTF-8 received")
@@ -155,29 +168,85 @@ func (c *Conn) dispatch(mt int, data []byte) (err error) {
 }
 
 // abort closes the connection now for a protocol violation or a panic: a
-// close frame with code (unless gorilla has sent it), then a short linger so
-// the peer reads it rather than a TCP reset.
+// close frame with code (unless one was sent already), then a short linger
+// so the peer reads it rather than a TCP reset.
 func (c *Conn) abort(code int, reason string, sendFrame bool) {
 	c.mu.Lock()
-	if c.state == stateOpen {
-		c.state = stateClosing
-		c.closeCode, c.closeReason = code, reason
-	}
-	clear(c.queue)
-	c.queue = nil
+	c.beginClosingLocked(code, reason)
+	c.dropQueueLocked()
 	c.deferWrite = false
+	after := c.afterClosingLocked()
 	c.mu.Unlock()
 	c.abandon.Store(true)
-	nc := c.ws.NetConn()
+	after()
+	w := c.wire
 	deadline := time.Now().Add(lingerTime)
-	if sendFrame {
-		_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), deadline)
+	if sendFrame && !w.closeSent.Load() {
+		bufs := net.Buffers{closeOut(code, reason).frame}
+		if _, err := w.writeFrames(&bufs, deadline, nil); err == nil {
+			w.closeSent.Store(true)
+		}
 	}
-	if tc, ok := nc.(interface{ CloseWrite() error }); ok {
+	if tc, ok := w.Conn.(interface{ CloseWrite() error }); ok {
 		_ = tc.CloseWrite()
 	}
-	_ = nc.SetReadDeadline(deadline)
-	_, _ = io.Copy(io.Discard, io.LimitReader(nc, 1<<20))
+	_ = w.Conn.SetReadDeadline(deadline)
+	_, _ = io.Copy(io.Discard, io.LimitReader(w.Conn, 1<<20))
+}
+
+// onPeerClose answers the peer's close frame through the send queue, after
+// what is already queued (a pong, say), unless the hub sent its own close
+// first. The read loop then ends, and finish lets the writer flush.
+func (c *Conn) onPeerClose(code int, text string) error {
+	c.mu.Lock()
+	if c.state != stateOpen {
+		c.mu.Unlock()
+		return nil
+	}
+	c.beginClosingLocked(code, text)
+	if code == websocket.CloseNoStatusReceived {
+		c.queue = append(c.queue, controlOut(opClose, nil))
+	} else {
+		c.queue = append(c.queue, closeOut(code, ""))
+	}
+	start := c.startWriterLocked()
+	after := c.afterClosingLocked()
+	c.mu.Unlock()
+	after()
+	if start {
+		go c.writeLoop()
+	}
+	return nil
+}
+
+// flushBeforeClose lets the writer send what is queued (the reply to the
+// peer's close frame, mostly) before finish drops the socket, for at most
+// closeGrace.
+func (c *Conn) flushBeforeClose() {
+	c.mu.Lock()
+	if !c.writing {
+		c.mu.Unlock()
+		return
+	}
+	if c.writerDone == nil {
+		c.writerDone = make(chan struct{})
+	}
+	wait := c.writerDone
+	c.mu.Unlock()
+	t := time.NewTimer(closeGrace)
+	select {
+	case <-wait:
+	case <-t.C:
+	}
+	t.Stop()
+}
+
+// onPing answers a ping through the send queue, after what is queued, so
+// the pong never lands inside a batch of frames.
+func (c *Conn) onPing(data string) error {
+	c.lastSeen.Store(time.Now().UnixNano())
+	_ = c.enqueue(controlOut(opPong, []byte(data)), false)
+	return nil
 }
 
 // onPong records a pong: the peer is alive, and the ping's round trip.
@@ -195,6 +264,7 @@ func (c *Conn) onPong(string) error {
 // OnClose handlers, leaves every room and unregisters.
 func (c *Conn) finish(readErr error) {
 	h := c.hub
+	c.flushBeforeClose()
 	c.mu.Lock()
 	code, reason := c.closeCode, c.closeReason
 	if code == 0 {
@@ -204,33 +274,29 @@ func (c *Conn) finish(readErr error) {
 			code, reason = ce.Code, ce.Text
 		}
 	}
+	c.beginClosingLocked(code, reason)
 	c.state = stateClosed
-	clear(c.queue)
-	c.queue = nil
+	c.dropQueueLocked()
+	c.resumeLocked(true)
 	var wait chan struct{}
 	if c.writing {
 		c.writerDone = make(chan struct{})
 		wait = c.writerDone
 	}
-	acks := c.acks
-	c.acks = nil
 	onClose := c.onClose
 	c.onClose = nil
-	cancel := c.cancel
+	after := c.afterClosingLocked()
 	c.mu.Unlock()
 
+	c.abandon.Store(true)
 	_ = c.ws.NetConn().Close()
 	if wait != nil {
 		<-wait
 	}
-	if cancel != nil {
-		cancel()
-	}
+	after()
+	h.stats.recordClose(code)
 	if readErr != nil && code == CloseAbnormal && !isExpectedNetErr(readErr) {
 		h.log.Debug("rushws: connection lost", "conn", c.id, "err", readErr)
-	}
-	for _, fn := range acks {
-		c.safely(func() { fn(nil, ErrClosed) })
 	}
 	h.leaveAll(c)
 	for _, fn := range onClose {

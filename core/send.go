@@ -2,6 +2,8 @@ package core
 
 import (
 	"encoding/json"
+	"errors"
+	"net"
 	"time"
 	"unicode/utf8"
 
@@ -12,27 +14,52 @@ import (
 // frame before the TCP connection is dropped.
 const closeGrace = 2 * time.Second
 
-// slowCloseGrace bounds the write in flight when a slow consumer is closed,
-// so its buffers are released soon.
-const slowCloseGrace = time.Second
+// maxWritev bounds the bytes handed to one writev, so the writer notices a
+// stalled peer (and records progress) in steps of this size.
+const maxWritev = 256 << 10
 
-type outKind uint8
-
-const (
-	kindText outKind = iota
-	kindBinary
-	kindPrepared
-	kindPing
-	kindClose
-)
-
-// outbound is one queued frame. Broadcasts share one PreparedMessage among
-// every recipient; n is the payload size counted against the byte bound.
+// outbound is one queued frame, framed once. Broadcasts share one frame
+// among every recipient.
 type outbound struct {
-	kind outKind
-	data []byte
-	pm   *websocket.PreparedMessage
-	n    int
+	frame []byte // the whole frame, header included; never modified once queued
+	hdr   uint8  // header length: the payload is frame[hdr:]
+	op    uint8  // the frame's opcode
+	n     int    // payload bytes of a data frame, 0 for a control frame
+}
+
+// payload returns the frame's payload, for gorilla's compressed path.
+func (o *outbound) payload() []byte { return o.frame[o.hdr:] }
+
+// isData reports whether o is a text or binary message.
+func (o *outbound) isData() bool { return o.op < opClose }
+
+// dataOut frames payload (copied) as a message of the given opcode.
+func dataOut(op byte, payload []byte) outbound {
+	return outbound{frame: newFrame(op, payload), hdr: uint8(headerLen(len(payload))), op: op, n: len(payload)}
+}
+
+// sealedOut seals a frameBuf built in place as a message.
+func sealedOut(b frameBuf, op byte) outbound {
+	n := len(b) - maxHeader
+	return outbound{frame: b.seal(op), hdr: uint8(headerLen(n)), op: op, n: n}
+}
+
+// controlOut frames a control frame.
+func controlOut(op byte, payload []byte) outbound {
+	return outbound{frame: newFrame(op, payload), hdr: 2, op: op}
+}
+
+// closeOut frames a close frame with code and reason.
+func closeOut(code int, reason string) outbound {
+	return controlOut(opClose, websocket.FormatCloseMessage(code, truncateReason(reason)))
+}
+
+// newShared frames a message once for many recipients.
+func newShared(mt int, data []byte) (outbound, error) {
+	if mt != TextMessage && mt != BinaryMessage {
+		return outbound{}, errors.New("rushws: unknown message type")
+	}
+	return dataOut(opcodeOf(mt), data), nil
 }
 
 // Send queues a text message. It never blocks: when the queue is full the
@@ -41,13 +68,13 @@ func (c *Conn) Send(text string) error {
 	if !utf8.ValidString(text) {
 		return ErrInvalidUTF8
 	}
-	return c.enqueue(outbound{kind: kindText, data: []byte(text), n: len(text)}, true)
+	b := append(newFrameBuf(len(text)), text...)
+	return c.enqueue(sealedOut(b, opText), true)
 }
 
 // SendBinary queues a binary message. data is copied.
 func (c *Conn) SendBinary(data []byte) error {
-	b := append([]byte(nil), data...)
-	return c.enqueue(outbound{kind: kindBinary, data: b, n: len(b)}, true)
+	return c.enqueue(dataOut(opBinary, data), true)
 }
 
 // SendJSON queues v encoded as JSON in a text message.
@@ -56,40 +83,46 @@ func (c *Conn) SendJSON(v any) error {
 	if err != nil {
 		return err
 	}
-	return c.enqueue(outbound{kind: kindText, data: b, n: len(b)}, true)
+	return c.enqueue(dataOut(opText, b), true)
 }
 
 // Emit queues the event message {"event":event,"data":data}.
 func (c *Conn) Emit(event string, data any) error {
-	b, err := encodeEvent(event, data, 0)
+	b, err := appendEvent(newFrameBuf(64), event, data, 0)
 	if err != nil {
 		return err
 	}
-	return c.enqueue(outbound{kind: kindText, data: b, n: len(b)}, true)
+	return c.enqueue(sealedOut(b, opText), true)
 }
 
 // enqueue adds o to the send queue without blocking and starts the writer
-// when none runs. limited says whether the queue bounds apply.
+// when none runs. limited says whether the slow-consumer policy applies;
+// control frames and a connection's replies to its own messages are not
+// limited (reads pause instead, see pauseIfBehind).
 func (c *Conn) enqueue(o outbound, limited bool) error {
-	cfg := &c.hub.cfg
 	c.mu.Lock()
 	if c.state != stateOpen {
 		c.mu.Unlock()
 		return ErrClosed
 	}
-	if c.queued > 0 && (c.queued >= cfg.SendQueueMessages || c.queueBytes+o.n > cfg.SendQueueBytes) {
-		if !limited { // a ping to a backed-up peer: the queue itself will tell
+	size := len(o.frame)
+	if c.queued > 0 && c.overLocked(size) {
+		if !o.isData() && o.op != opClose { // a ping or pong to a backed-up peer: the queue itself will tell
 			c.mu.Unlock()
 			return nil
 		}
-		err := c.fullLocked()
-		c.mu.Unlock()
-		return err
+		if limited && c.fullLocked(size) {
+			err := c.applyPolicyLocked()
+			after := c.afterClosingLocked()
+			c.mu.Unlock()
+			after()
+			return err
+		}
 	}
 	c.queue = append(c.queue, o)
-	if o.kind <= kindPrepared {
+	c.queueBytes += size
+	if o.isData() {
 		c.queued++
-		c.queueBytes += o.n
 	}
 	start := c.startWriterLocked()
 	c.mu.Unlock()
@@ -99,29 +132,103 @@ func (c *Conn) enqueue(o outbound, limited bool) error {
 	return nil
 }
 
-// fullLocked applies the slow-consumer policy. c.mu is held.
-func (c *Conn) fullLocked() error {
+// overLocked reports whether adding size bytes takes the queue over its
+// bound. c.mu is held.
+func (c *Conn) overLocked(size int) bool {
+	cfg := &c.hub.cfg
+	return c.queueBytes+size > cfg.SendQueueBytes || c.queued >= cfg.SendQueueMessages
+}
+
+// fullLocked reports whether a queue over its bound is full: its socket has
+// accepted nothing for SlowConsumerGrace, or it holds twice its bound. A
+// peer that is reading gets the grace to catch up on a burst. c.mu is held.
+func (c *Conn) fullLocked(size int) bool {
+	cfg := &c.hub.cfg
+	if c.queueBytes+size > 2*cfg.SendQueueBytes || c.queued >= 2*cfg.SendQueueMessages {
+		return true
+	}
+	started := c.writeStart.Load()
+	return started != 0 && time.Now().UnixNano()-started > int64(cfg.SlowConsumerGrace)
+}
+
+// applyPolicyLocked applies the slow-consumer policy to a full queue and
+// returns ErrQueueFull. c.mu is held; the caller runs afterClosingLocked's
+// result after unlocking.
+func (c *Conn) applyPolicyLocked() error {
 	h := c.hub
 	if h.cfg.SlowConsumer == SlowDrop {
 		h.stats.drops.Add(1)
 		if !c.warnedSlow {
 			c.warnedSlow = true
-			h.log.Warn("rushws: send queue full, dropping messages", "conn", c.id, "ip", c.ip)
+			h.log.Warn("rushws: send queue full, dropping messages", "conn", c.id, "ip", c.ip,
+				"queuedBytes", c.queueBytes)
 		}
 		return ErrQueueFull
 	}
-	h.stats.slowCloses.Add(1)
-	h.log.Warn("rushws: send queue full, closing slow consumer", "conn", c.id, "ip", c.ip)
-	c.state = stateClosing
-	c.closeCode, c.closeReason = ClosePolicyViolation, "slow consumer"
-	clear(c.queue)
-	c.queue = append(c.queue[:0], outbound{kind: kindClose, data: websocket.FormatCloseMessage(ClosePolicyViolation, "slow consumer")})
-	// Cut the write in flight short: the peer is not reading.
-	c.abandon.Store(true)
-	if c.ws != nil {
-		_ = c.ws.NetConn().SetWriteDeadline(time.Now().Add(slowCloseGrace))
-	}
+	c.slowCloseLocked()
 	return ErrQueueFull
+}
+
+// slowCloseLocked closes a slow consumer: what is queued is dropped, the
+// frame in flight is completed, then 1008 "slow consumer" is sent, all
+// within WriteTimeout. c.mu is held and the state is open.
+func (c *Conn) slowCloseLocked() {
+	h := c.hub
+	h.stats.slowCloses.Add(1)
+	h.log.Warn("rushws: peer not reading, closing slow consumer", "conn", c.id, "ip", c.ip,
+		"queuedBytes", c.queueBytes)
+	c.beginClosingLocked(ClosePolicyViolation, "slow consumer")
+	c.dropQueueLocked()
+	c.queue = append(c.queue, closeOut(ClosePolicyViolation, "slow consumer"))
+	c.abandon.Store(true)
+	if c.wire != nil {
+		c.wire.interrupt() // the writer completes its frame in flight, then closes
+	}
+	if start := c.startWriterLocked(); start {
+		go c.writeLoop()
+	}
+}
+
+// dropQueueLocked forgets what is queued. c.mu is held.
+func (c *Conn) dropQueueLocked() {
+	clear(c.queue)
+	c.queue = c.queue[:0]
+	c.queued, c.queueBytes = 0, 0
+}
+
+// beginClosingLocked moves an open connection to closing with code and
+// reason: nothing more is accepted, and afterClosingLocked's result cancels
+// its Context and fails its pending acks. c.mu is held.
+func (c *Conn) beginClosingLocked(code int, reason string) {
+	if c.state != stateOpen {
+		return
+	}
+	c.state = stateClosing
+	c.closeCode, c.closeReason = code, reason
+}
+
+// afterClosingLocked returns what must run, outside c.mu, once a connection
+// has stopped being open: cancel its Context and fail its pending acks with
+// ErrClosed. It returns a no-op while the connection is open or when this
+// has already been done. c.mu is held.
+func (c *Conn) afterClosingLocked() func() {
+	if c.state == stateOpen || c.released {
+		return func() {}
+	}
+	c.released = true
+	cancel, acks := c.cancel, c.acks
+	c.acks = nil
+	if cancel == nil {
+		c.closedCtx = true // Context() returns a cancelled context from now on
+	}
+	return func() {
+		if cancel != nil {
+			cancel()
+		}
+		for _, fn := range acks {
+			c.safely(func() { fn(nil, ErrClosed) })
+		}
+	}
 }
 
 // startWriterLocked reports whether the caller must start the writer, and
@@ -148,7 +255,7 @@ func (c *Conn) queueHalfFullLocked() bool {
 // dispatch a message, and writes what was queued meanwhile (the handler's
 // replies, mostly) on the read goroutine itself: one batch, with a writer
 // goroutine taking over when more is queued. An echo or an ack reply then
-// costs no goroutine start.
+// costs no extra goroutine.
 func (c *Conn) writeDeferred() {
 	c.mu.Lock()
 	c.deferWrite = false
@@ -159,6 +266,32 @@ func (c *Conn) writeDeferred() {
 	}
 }
 
+// pauseIfBehind stops the read goroutine while the connection's writer is
+// behind: more than a quarter of the queue's bound waits. The client is then
+// not read, so TCP slows it down and nobody else; it resumes once the writer
+// is down to an eighth, or has stopped.
+func (c *Conn) pauseIfBehind() {
+	c.mu.Lock()
+	if !c.writing || c.state != stateOpen || 4*c.queueBytes <= c.hub.cfg.SendQueueBytes {
+		c.mu.Unlock()
+		return
+	}
+	ch := make(chan struct{})
+	c.resume = ch
+	c.mu.Unlock()
+	c.hub.stats.pauses.Add(1)
+	<-ch
+}
+
+// resumeLocked wakes a paused read goroutine when the writer has caught up
+// or stops. c.mu is held.
+func (c *Conn) resumeLocked(stopping bool) {
+	if c.resume != nil && (stopping || 8*c.queueBytes <= c.hub.cfg.SendQueueBytes) {
+		close(c.resume)
+		c.resume = nil
+	}
+}
+
 // closeGraceful queues a close frame after the messages already queued.
 func (c *Conn) closeGraceful(code int, reason string) {
 	c.mu.Lock()
@@ -166,11 +299,12 @@ func (c *Conn) closeGraceful(code int, reason string) {
 		c.mu.Unlock()
 		return
 	}
-	c.state = stateClosing
-	c.closeCode, c.closeReason = code, reason
-	c.queue = append(c.queue, outbound{kind: kindClose, data: websocket.FormatCloseMessage(code, truncateReason(reason))})
+	c.beginClosingLocked(code, reason)
+	c.queue = append(c.queue, closeOut(code, reason))
 	start := c.startWriterLocked()
+	after := c.afterClosingLocked()
 	c.mu.Unlock()
+	after()
 	if start {
 		go c.writeLoop()
 	}
@@ -180,11 +314,14 @@ func (c *Conn) closeGraceful(code int, reason string) {
 // connection. code and reason are what OnClose handlers see.
 func (c *Conn) kill(code int, reason string) {
 	c.mu.Lock()
-	if c.state == stateOpen {
-		c.state = stateClosing
+	c.beginClosingLocked(code, reason)
+	if c.state == stateClosing && c.closeCode == 0 {
 		c.closeCode, c.closeReason = code, reason
 	}
+	after := c.afterClosingLocked()
 	c.mu.Unlock()
+	c.abandon.Store(true)
+	after()
 	if c.ws != nil {
 		_ = c.ws.NetConn().Close()
 	}
@@ -203,15 +340,15 @@ func (c *Conn) drain(inline bool) {
 	h := c.hub
 	c.mu.Lock() // held at the top of every round
 	for first := true; ; first = false {
-		batch := c.queue
-		if inline && !first && len(batch) > 0 && c.state != stateClosed {
+		if inline && !first && len(c.queue) > 0 && c.state != stateClosed {
 			c.mu.Unlock()
 			go c.writeLoop() // c.writing stays set: the writer goroutine owns it now
 			return
 		}
-		if len(batch) == 0 || c.state == stateClosed {
-			c.queue, c.queued, c.queueBytes = nil, 0, 0
+		if len(c.queue) == 0 || c.state == stateClosed {
+			c.dropQueueLocked()
 			c.writing = false
+			c.resumeLocked(true)
 			if c.writerDone != nil {
 				close(c.writerDone)
 				c.writerDone = nil
@@ -219,74 +356,211 @@ func (c *Conn) drain(inline bool) {
 			c.mu.Unlock()
 			return
 		}
-		c.queue = nil
+		batch := c.queue
+		c.queue = c.spare[:0]
+		c.spare = nil
+		queuedBytes := c.queueBytes
 		c.mu.Unlock()
 
-		deadline := time.Now().Add(h.cfg.WriteTimeout)
-		_ = c.ws.SetWriteDeadline(deadline)
-		var msgs, bytes uint64
-		stop := false
-		for i := range batch {
-			o := &batch[i]
-			if o.kind != kindClose && c.abandon.Load() {
-				break // closed as a slow consumer: only the close frame is left to send
-			}
-			var err error
-			switch o.kind {
-			case kindText:
-				err = c.ws.WriteMessage(websocket.TextMessage, o.data)
-			case kindBinary:
-				err = c.ws.WriteMessage(websocket.BinaryMessage, o.data)
-			case kindPrepared:
-				err = c.ws.WritePreparedMessage(o.pm)
-			case kindPing:
-				err = c.ws.WriteControl(websocket.PingMessage, nil, deadline)
-			case kindClose:
-				err = c.ws.WriteControl(websocket.CloseMessage, o.data, time.Now().Add(slowCloseGrace))
-				// Give the peer a moment to answer, then the read
-				// loop's deadline ends the connection.
-				_ = c.ws.NetConn().SetReadDeadline(time.Now().Add(closeGrace))
-				stop = true
-			}
-			if o.kind <= kindPrepared && err == nil {
-				msgs++
-				bytes += uint64(o.n)
-			}
-			if err != nil {
-				// The peer is gone or too slow: end the connection; the
-				// read loop notices and cleans up.
-				c.kill(CloseAbnormal, "write failed")
-				stop = true
-			}
-			if stop {
-				break
-			}
-		}
+		h.stats.observeQueue(queuedBytes)
+		msgs, bytes, ok := c.writeBatch(batch)
 		h.stats.messagesOut.Add(msgs)
 		h.stats.bytesOut.Add(bytes)
-		counted, countedBytes := 0, 0
+		counted, size := 0, 0
 		for i := range batch {
-			if batch[i].kind <= kindPrepared {
+			if batch[i].isData() {
 				counted++
-				countedBytes += batch[i].n
 			}
+			size += len(batch[i].frame)
 		}
 		clear(batch)
 
 		c.mu.Lock()
+		if c.spare == nil && cap(batch) <= 64 {
+			c.spare = batch[:0]
+		}
 		c.queued -= counted
-		c.queueBytes -= countedBytes
-		if stop {
-			clear(c.queue)
-			c.queue = nil
-			if c.state == stateOpen {
-				c.state = stateClosing
+		c.queueBytes -= size
+		if !ok {
+			c.dropQueueLocked()
+			c.beginClosingLocked(CloseAbnormal, "write failed")
+		}
+		if c.state != stateOpen || c.queued < 0 || c.queueBytes < 0 {
+			c.queued, c.queueBytes = max(c.queued, 0), max(c.queueBytes, 0)
+		}
+		c.resumeLocked(false)
+	}
+}
+
+// writeBatch writes one batch of frames and returns the messages and
+// payload bytes that left. ok is false when the connection must not be
+// written to again.
+func (c *Conn) writeBatch(batch []outbound) (msgs, bytes uint64, ok bool) {
+	if c.compress {
+		return c.writeCompressed(batch)
+	}
+	w := c.wire
+	timeout := c.hub.cfg.WriteTimeout
+	var bufs net.Buffers
+	for i := 0; i < len(batch); {
+		if c.abandon.Load() {
+			return msgs, bytes, c.finishAbandoned(nil, batch[i:])
+		}
+		// One writev: frames up to maxWritev bytes (at least one), up to and
+		// including a close frame.
+		j, size, closing := i, 0, false
+		for j < len(batch) && (j == i || size+len(batch[j].frame) <= maxWritev) {
+			size += len(batch[j].frame)
+			j++
+			if batch[j-1].op == opClose {
+				closing = true
+				break
 			}
 		}
-		if c.state != stateOpen || c.queued < 0 {
-			c.queued, c.queueBytes = 0, 0 // nothing more is accepted; keep the counts sane
+		if closing && w.closeSent.Load() {
+			j-- // a close frame has been sent already (gorilla's reply)
+			closing = false
+			if j == i {
+				return msgs, bytes, false
+			}
+		}
+		bufs = bufs[:0]
+		for k := i; k < j; k++ {
+			bufs = append(bufs, batch[k].frame)
+		}
+		group := len(bufs)
+		c.writeStart.Store(time.Now().UnixNano())
+		_, err := w.writeFrames(&bufs, time.Now().Add(timeout), &c.abandon)
+		c.writeStart.Store(0)
+		done := group - len(bufs) // frames written whole
+		for k := i; k < i+done; k++ {
+			if batch[k].isData() {
+				msgs++
+				bytes += uint64(batch[k].n)
+			}
+		}
+		if err != nil {
+			var rest []byte
+			if len(bufs) > 0 && len(bufs[0]) < len(batch[i+done].frame) {
+				rest = bufs[0] // the frame in flight, partly written
+			}
+			if errors.Is(err, errAbandoned) || isTimeout(err) {
+				if rest != nil && batch[i+done].isData() {
+					msgs++
+					bytes += uint64(batch[i+done].n)
+				}
+				return msgs, bytes, c.finishAbandoned(rest, batch[i+done:])
+			}
+			c.kill(CloseAbnormal, "write failed")
+			return msgs, bytes, false
+		}
+		if closing {
+			w.closeSent.Store(true)
+			c.afterCloseSent()
+			return msgs, bytes, false
+		}
+		i = j
+	}
+	return msgs, bytes, true
+}
+
+// finishAbandoned ends a connection whose writer timed out or was told to
+// stop (a slow consumer, a peer's close): the frame in flight (rest) is
+// completed, so the peer never reads a cut message, then a close frame is
+// sent, both within one WriteTimeout; then the TCP connection is left to the
+// read loop's close grace. A peer that resumes reading within the grace
+// reads whole messages and the close code. pending are the frames not yet
+// written; only a close frame among them is still sent.
+func (c *Conn) finishAbandoned(rest []byte, pending []outbound) bool {
+	h := c.hub
+	w := c.wire
+	c.mu.Lock()
+	if c.state == stateOpen { // the write timed out: the peer has stopped reading
+		c.slowCloseLocked()
+	}
+	code, reason := c.closeCode, c.closeReason
+	c.dropQueueLocked()
+	after := c.afterClosingLocked()
+	c.mu.Unlock()
+	after()
+	c.abandon.Store(true)
+
+	var bufs net.Buffers
+	if rest != nil {
+		bufs = append(bufs, rest)
+	}
+	if !w.closeSent.Load() && code != CloseAbnormal && validCloseCode(code) {
+		frame := closeOut(code, reason).frame
+		for i := range pending {
+			if pending[i].op == opClose {
+				frame = pending[i].frame
+				break
+			}
+		}
+		bufs = append(bufs, frame)
+	}
+	if len(bufs) == 0 {
+		c.afterCloseSent()
+		return false
+	}
+	if _, err := w.writeFrames(&bufs, time.Now().Add(h.cfg.WriteTimeout), nil); err != nil {
+		c.kill(CloseAbnormal, "write failed")
+		return false
+	}
+	w.closeSent.Store(true)
+	c.afterCloseSent()
+	return false
+}
+
+// afterCloseSent gives the peer closeGrace to answer a close frame; then
+// the read loop's deadline ends the connection.
+func (c *Conn) afterCloseSent() {
+	_ = c.wire.Conn.SetReadDeadline(time.Now().Add(closeGrace))
+}
+
+// writeCompressed writes a batch through gorilla, which compresses
+// messages for connections that negotiated permessage-deflate.
+func (c *Conn) writeCompressed(batch []outbound) (msgs, bytes uint64, ok bool) {
+	deadline := time.Now().Add(c.hub.cfg.WriteTimeout)
+	for i := range batch {
+		o := &batch[i]
+		if c.abandon.Load() && o.op != opClose {
+			continue
+		}
+		var err error
+		_ = c.ws.SetWriteDeadline(deadline)
+		switch {
+		case o.isData():
+			mt := TextMessage
+			if o.op == opBinary {
+				mt = BinaryMessage
+			}
+			err = c.ws.WriteMessage(mt, o.payload())
+		case o.op == opClose && c.wire.closeSent.Load():
+			return msgs, bytes, false
+		default:
+			err = c.ws.WriteControl(int(o.op), o.payload(), deadline)
+		}
+		if err != nil {
+			c.kill(CloseAbnormal, "write failed")
+			return msgs, bytes, false
+		}
+		if o.isData() {
+			msgs++
+			bytes += uint64(o.n)
+		}
+		if o.op == opClose {
+			c.afterCloseSent()
+			return msgs, bytes, false
 		}
 	}
+	return msgs, bytes, true
+}
+
+// isTimeout reports a write deadline that passed.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // truncateReason keeps a close reason within the 123 bytes a close frame

@@ -3,44 +3,53 @@ package core
 import "context"
 
 // Shutdown closes the hub gracefully: new handshakes get 503, every
-// connection sends what it has queued and then a close frame with 1001
-// "server shutting down", and Shutdown waits for every read and write
-// goroutine to exit. When ctx ends first, the remaining connections are
-// dropped at once and ctx's error is returned. Afterwards no goroutine of the
-// hub remains. Call it before http.Server.Shutdown, which does not wait for
-// hijacked connections.
+// connection's Context is cancelled, and every connection sends what it has
+// queued and then a close frame with 1001 "server shutting down"; Shutdown
+// waits for every read and write goroutine to exit. When ctx ends first, the
+// remaining connections are dropped at once and ctx's error is returned:
+// Shutdown returns by the time ctx ends whatever handlers do. Afterwards no
+// goroutine of the hub remains, but for a route handler that has not
+// returned (the connection is closed; its read goroutine, never started,
+// does not start). Call it before http.Server.Shutdown, which does not wait
+// for hijacked connections.
 func (h *Hub) Shutdown(ctx context.Context) error {
 	for _, c := range h.beginClose() {
 		c.closeGraceful(CloseGoingAway, "server shutting down")
 	}
-	done := make(chan struct{})
-	go func() {
-		h.live.Wait()
-		close(done)
-	}()
 	var err error
-	select {
-	case <-done:
-	case <-ctx.Done():
+	if !h.waitLive(ctx, false) {
 		err = ctx.Err()
-		for _, c := range h.Connections() {
-			c.kill(CloseGoingAway, "server shutting down")
-		}
-		<-done
+		h.dropAll(CloseGoingAway, "server shutting down")
 	}
-	h.hb.halt()
+	h.stop()
 	return err
 }
 
 // Close drops every connection at once, without close frames, and waits for
-// their goroutines to exit. New handshakes get 503. Prefer Shutdown.
+// their goroutines to exit; it does not wait for route handlers that have
+// not returned. New handshakes get 503. Prefer Shutdown.
 func (h *Hub) Close() error {
-	for _, c := range h.beginClose() {
-		c.kill(CloseGoingAway, "server closed")
-	}
-	h.live.Wait()
-	h.hb.halt()
+	h.beginClose()
+	h.dropAll(CloseGoingAway, "server closed")
+	h.stop()
 	return nil
+}
+
+// dropAll kills every connection and waits for the hub's goroutines, which
+// then end promptly: sockets are closed, Contexts cancelled, acks failed.
+func (h *Hub) dropAll(code int, reason string) {
+	for _, c := range h.Connections() {
+		c.kill(code, reason)
+	}
+	h.waitLive(context.Background(), true)
+}
+
+// stop ends the hub's own goroutines once its connections are gone.
+func (h *Hub) stop() {
+	h.hb.halt()
+	if err := h.closeBroker(); err != nil {
+		h.log.Warn("rushws: broker close failed", "err", err)
+	}
 }
 
 // beginClose refuses new connections and returns the live ones.
