@@ -225,6 +225,7 @@ export class Client {
   close(code = 1000, reason = "") {
     if (this.#state === "closed") return;
     this.#closedByUser = true;
+    this.#state = "closed"; // from now on sends return false
     clearTimeout(this.#retryTimer);
     clearTimeout(this.#stableTimer);
     this.#failQueue("closed", "rushws: the client was closed");

@@ -1,0 +1,36 @@
+// Command testserver is the rushws server that the end-to-end tests in e2e/
+// drive with non-browser clients: the JS client under Node's test runner,
+// the npm ws package and wscat. It is not an example; it exposes what
+// those tests need to see from outside (acks both ways, raw and binary
+// frames, error events, chosen close codes, JWT closes).
+//
+//	go build -o /tmp/testserver ./e2e/testserver
+//	/tmp/testserver -addr 127.0.0.1:0    # prints "listening on http://..."
+//
+// Routes:
+//
+//	GET /ws            events: "echo" (the ack reply is the data), "ask"
+//	                   (the server asks the client "question" with an ack
+//	                   and emits "answer" with the reply), "fail" (an ack
+//	                   error with the code asked for), "bye" (the server
+//	                   closes with {"code","reason"}), "boom" (a handler
+//	                   panic: 1011), "sleep" (replies after that many ms),
+//	                   "join" and "shout" (a room broadcast);
+//	                   other frames, text or binary, are echoed as they came
+//	GET /ws/strict     "echo" only; no raw handler, so other frames get
+//	                   bad_request or unknown_event error events
+//	GET /ws/auth       as /ws behind middleware.JWT (HS256, -jwt-key,
+//	                   CloseOnFailure: 4401 with the reason)
+//	GET /token         ?sub=name&ttl=2s: a token for /ws/auth
+//	GET /api/ws/stats  the hub's counters
+//	GET /rushws.js     the JS client (package client)
+//
+// Every connection gets {"event":"welcome","data":{"id":...}} first. The
+// hub negotiates the subprotocol "e2e.v1" and reads at most 64 KiB per
+// message. SIGINT or SIGTERM shuts the hub down (1001) and exits 0.
+//
+// # Concurrency
+//
+// The handlers run on the hub's goroutines as core documents; the program
+// keeps no state of its own.
+package main
