@@ -798,3 +798,12 @@ func closedByPeer(nc net.Conn) bool {
 	}
 	return true
 }
+
+// newLoopbackServer starts an httptest server for h whose net/http error
+// log is discarded.
+func newLoopbackServer(h http.Handler) *httptest.Server {
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ErrorLog = newStdLogger(io.Discard)
+	srv.Start()
+	return srv
+}
