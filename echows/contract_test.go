@@ -1,0 +1,53 @@
+package echows_test
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/rushws/rushws/core"
+	"github.com/rushws/rushws/echows"
+	"github.com/rushws/rushws/internal/adaptertest"
+)
+
+// TestContract runs the contract every adapter keeps against echows,
+// mounted with WSWithConfig in a group, as an Echo app would.
+func TestContract(t *testing.T) {
+	adaptertest.Run(t, adaptertest.Adapter{
+		Name:         "echows",
+		ProxyHeaders: true,
+		Values:       true,
+		Mount: func(t *testing.T, hub *core.Hub, app adaptertest.App) http.Handler {
+			e, _ := newEcho(t)
+			e.IPExtractor = echo.ExtractIPDirect()
+			if app.TrustLoopbackProxy {
+				e.IPExtractor = echo.ExtractIPFromXFFHeader() // trusts loopback, link-local and private ranges
+			}
+			api := e.Group(adaptertest.Prefix, func(next echo.HandlerFunc) echo.HandlerFunc {
+				return func(c echo.Context) error {
+					if c.Request().Header.Get(adaptertest.HeaderRefuse) != "" {
+						return echo.NewHTTPError(adaptertest.RefuseStatus, "refused in front")
+					}
+					c.Response().Header().Set(adaptertest.HeaderGroup, "api")
+					if u := c.Request().Header.Get(adaptertest.HeaderUser); u != "" {
+						c.Set("user", u)
+					}
+					c.Set("tenant", adaptertest.Tenant)
+					return next(c)
+				}
+			})
+			echows.WSWithConfig(api, "/ws/:room/:id", hub, app.Handler, echows.Config{
+				Middleware:  app.Middleware,
+				ContextKeys: []string{"user", "tenant"},
+				RouteMiddleware: []echo.MiddlewareFunc{func(next echo.HandlerFunc) echo.HandlerFunc {
+					return func(c echo.Context) error {
+						c.Response().Header().Set(adaptertest.HeaderRoute, "ws")
+						return next(c)
+					}
+				}},
+			})
+			return e
+		},
+	})
+}

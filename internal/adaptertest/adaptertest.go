@@ -1,0 +1,568 @@
+package adaptertest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/rushws/rushws/core"
+)
+
+// The app an adapter builds for the suite: names and values its framework
+// middleware and routes use.
+const (
+	// Prefix is the group every route of the app lives in.
+	Prefix = "/api"
+	// HeaderRefuse, when present on a request, makes the group's middleware
+	// refuse it with RefuseStatus in the framework's own way, before the
+	// WebSocket handler runs.
+	HeaderRefuse = "X-Refuse"
+	// RefuseStatus is the status of a refusal by the framework's middleware.
+	RefuseStatus = http.StatusTeapot
+	// HeaderGroup is the response header the group's middleware sets, to
+	// the value "api".
+	HeaderGroup = "X-Group"
+	// HeaderRoute is the response header the route's own middleware sets,
+	// to the value "ws".
+	HeaderRoute = "X-Route"
+	// HeaderUser carries the value the group's middleware stores under the
+	// key "user" (when the header is present).
+	HeaderUser = "X-User"
+	// Tenant is the value the group's middleware stores under the key
+	// "tenant" on every request.
+	Tenant = "acme"
+)
+
+// App is what an adapter's Mount builds in its framework:
+//
+//   - a group at Prefix whose middleware, in this order, refuses requests
+//     carrying HeaderRefuse with RefuseStatus, sets the response header
+//     HeaderGroup: api, and stores the request's HeaderUser value under
+//     "user" (when present) and Tenant under "tenant";
+//   - in it, the WebSocket route "/ws/:room/:id" (net/http:
+//     "GET /api/ws/{room}/{id}") registered with the adapter's WS helper
+//     where it has one, with route middleware that sets HeaderRoute: ws,
+//     the connection middleware Middleware, the route handler Handler, and
+//     the keys "user" and "tenant" copied when the adapter needs them named;
+//   - client IPs from the peer address, or from X-Forwarded-For sent by a
+//     loopback proxy when TrustLoopbackProxy is set.
+type App struct {
+	// Handler is the route handler. Required.
+	Handler core.HandlerFunc
+	// Middleware is connection middleware for the route. Optional.
+	Middleware []core.MiddlewareFunc
+	// TrustLoopbackProxy asks the framework to take the client IP from
+	// X-Forwarded-For when the peer is a loopback address. Optional.
+	TrustLoopbackProxy bool
+}
+
+// Adapter describes an adapter under test.
+type Adapter struct {
+	// Name names the adapter in failure messages. Required.
+	Name string
+	// Mount builds App on a new router of the framework, serving hub.
+	// Required.
+	Mount func(t *testing.T, hub *core.Hub, app App) http.Handler
+	// ProxyHeaders reports whether the framework can take the client IP
+	// from a trusted proxy's X-Forwarded-For.
+	ProxyHeaders bool
+	// Values reports whether the framework's middleware can hand values to
+	// the connection.
+	Values bool
+	// EncodedSlashNotFound reports that the router, as configured by
+	// Mount, matches routes on the decoded path, so a param holding %2F
+	// finds no route (404) rather than arriving decoded.
+	EncodedSlashNotFound bool
+}
+
+// waitTimeout bounds every wait; it is a ceiling, never an expected
+// duration.
+const waitTimeout = 5 * time.Second
+
+type testCase struct {
+	name string
+	run  func(t *testing.T, a Adapter)
+}
+
+var cases = []testCase{
+	{"params", testParams},
+	{"escaped params", testEscapedParams},
+	{"utf-8 params", testUTF8Params},
+	{"client IP ignores X-Forwarded-For by default", testClientIPDirect},
+	{"client IP from a trusted proxy", testClientIPProxy},
+	{"values from framework middleware", testValues},
+	{"values stay each connection's own", testValuesPerConnection},
+	{"headers on the 101", testHeaders},
+	{"refused by connection middleware", testRefusedByMiddleware},
+	{"not a websocket handshake", testNotHandshake},
+	{"foreign origin", testForeignOrigin},
+	{"refused by framework middleware in front", testRefusedInFront},
+	{"hub shutting down", testShuttingDown},
+	{"websocket outlives the server's read timeout", testReadTimeout},
+}
+
+// CaseNames returns the names of the contract's cases, in the order Run
+// runs them as subtests.
+func CaseNames() []string {
+	names := make([]string, len(cases))
+	for i, c := range cases {
+		names[i] = c.name
+	}
+	return names
+}
+
+// Run runs every case of the contract against a as subtests of t.
+func Run(t *testing.T, a Adapter) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) { c.run(t, a) })
+	}
+}
+
+// welcome is what the suite's route handler sends after the upgrade: the
+// facts the adapter copied from its framework.
+type welcome struct {
+	Params map[string]string `json:"params"`
+	IP     string            `json:"ip"`
+	User   string            `json:"user"`
+	Tenant string            `json:"tenant"`
+}
+
+// handle is the suite's route handler: it answers "whoami" with the
+// connection's "user" and sends a welcome.
+func handle(c *core.Conn) error {
+	if err := c.On("whoami", func(c *core.Conn, _ json.RawMessage) (any, error) {
+		user, _ := c.Get("user").(string)
+		return user, nil
+	}); err != nil {
+		return err
+	}
+	w := welcome{Params: map[string]string{}, IP: c.IP()}
+	for _, p := range c.Params() {
+		w.Params[p.Name] = p.Value
+	}
+	w.User, _ = c.Get("user").(string)
+	w.Tenant, _ = c.Get("tenant").(string)
+	return c.Emit("welcome", w)
+}
+
+// env is one case's hub and server.
+type env struct {
+	hub    *core.Hub
+	srv    *httptest.Server
+	hubLog *syncBuffer
+	srvLog *syncBuffer
+	active sync.WaitGroup
+}
+
+// start mounts app on a fresh hub and serves it; configure, when set, may
+// change the server before it starts.
+func start(t *testing.T, a Adapter, app App, configure func(*http.Server)) *env {
+	t.Helper()
+	e := &env{hubLog: &syncBuffer{}, srvLog: &syncBuffer{}}
+	hub, err := core.NewHub(core.Config{Logger: slog.New(slog.NewTextHandler(e.hubLog, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.hub = hub
+	if app.Handler == nil {
+		app.Handler = handle
+	}
+	h := a.Mount(t, hub, app)
+	e.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.active.Add(1)
+		defer e.active.Done()
+		h.ServeHTTP(w, r)
+	}))
+	e.srv.Config.ErrorLog = log.New(e.srvLog, "", 0)
+	if configure != nil {
+		configure(e.srv.Config)
+	}
+	e.srv.Start()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+		defer cancel()
+		if err := hub.Shutdown(ctx); err != nil {
+			t.Errorf("%s: hub.Shutdown: %v", a.Name, err)
+		}
+		e.srv.Close()
+		e.active.Wait()
+		for name, buf := range map[string]*syncBuffer{"http.Server": e.srvLog, "hub": e.hubLog} {
+			if s := buf.String(); strings.Contains(s, "hijacked") || strings.Contains(s, "level=ERROR") {
+				t.Errorf("%s: %s logged:\n%s", a.Name, name, s)
+			}
+		}
+		if t.Failed() && e.hubLog.String() != "" {
+			t.Logf("hub log:\n%s", e.hubLog.String())
+		}
+	})
+	return e
+}
+
+func (e *env) url(path string) string {
+	return "ws" + strings.TrimPrefix(e.srv.URL, "http") + path
+}
+
+// dial opens a WebSocket that the test's cleanup closes.
+func (e *env) dial(t *testing.T, path string, h http.Header) (*websocket.Conn, *http.Response) {
+	t.Helper()
+	ws, resp, err := tryDial(e.url(path), h)
+	if err != nil {
+		status, body := 0, ""
+		if resp != nil {
+			status = resp.StatusCode
+			b, _ := io.ReadAll(resp.Body)
+			body = string(b)
+		}
+		t.Fatalf("dial %s: %v (status %d, body %q)", path, err, status, body)
+	}
+	t.Cleanup(func() { _ = ws.Close() })
+	return ws, resp
+}
+
+func tryDial(url string, h http.Header) (*websocket.Conn, *http.Response, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	return websocket.DefaultDialer.DialContext(ctx, url, h)
+}
+
+// readEvent reads until the named event arrives.
+func readEvent(t *testing.T, ws *websocket.Conn, event string, v any) {
+	t.Helper()
+	_ = ws.SetReadDeadline(time.Now().Add(waitTimeout))
+	defer func() { _ = ws.SetReadDeadline(time.Time{}) }()
+	for {
+		_, b, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatalf("waiting for %q: %v", event, err)
+		}
+		var m struct {
+			Event string          `json:"event"`
+			Data  json.RawMessage `json:"data"`
+			Ack   int             `json:"ack"`
+		}
+		if json.Unmarshal(b, &m) != nil {
+			continue
+		}
+		if m.Event == event || (event == "ack" && m.Ack != 0) {
+			if v != nil {
+				if err := json.Unmarshal(m.Data, v); err != nil {
+					t.Fatalf("%q data %s: %v", event, m.Data, err)
+				}
+			}
+			return
+		}
+		if m.Event == "error" {
+			t.Fatalf("waiting for %q: error event %s", event, m.Data)
+		}
+	}
+}
+
+func welcomeOf(t *testing.T, ws *websocket.Conn) welcome {
+	t.Helper()
+	var w welcome
+	readEvent(t, ws, "welcome", &w)
+	return w
+}
+
+// whoami asks the connection for its "user" value and returns the reply.
+func whoami(t *testing.T, ws *websocket.Conn) string {
+	t.Helper()
+	_ = ws.SetWriteDeadline(time.Now().Add(waitTimeout))
+	if err := ws.WriteMessage(websocket.TextMessage, []byte(`{"event":"whoami","ack":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	var user string
+	readEvent(t, ws, "ack", &user)
+	return user
+}
+
+// handshake sends a raw request, a WebSocket handshake when upgrade is
+// set, and returns the response with its body read.
+func (e *env) handshake(t *testing.T, path string, upgrade bool, h http.Header) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, e.srv.URL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, vs := range h {
+		req.Header[k] = vs
+	}
+	if upgrade {
+		req.Header.Set("Connection", "Upgrade")
+		req.Header.Set("Upgrade", "websocket")
+		req.Header.Set("Sec-WebSocket-Version", "13")
+		req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+	}
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	return resp, body
+}
+
+// expectRefusal checks a refused handshake: the status, a JSON body
+// {"status":...,"message":...} when message is set, and the hub's counters.
+func (e *env) expectRefusal(t *testing.T, resp *http.Response, body []byte, status int, message, reason string) {
+	t.Helper()
+	if resp.StatusCode != status {
+		t.Fatalf("status = %d, want %d (body %s)", resp.StatusCode, status, body)
+	}
+	if message != "" {
+		if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+			t.Errorf("Content-Type = %q, want JSON", ct)
+		}
+		var got struct {
+			Status  int    `json:"status"`
+			Message string `json:"message"`
+		}
+		if err := json.Unmarshal(body, &got); err != nil {
+			t.Fatalf("body %q: %v", body, err)
+		}
+		if got.Status != status || got.Message != message {
+			t.Errorf("body = %s, want status %d message %q", bytes.TrimSpace(body), status, message)
+		}
+	}
+	st := e.hub.Stats()
+	if reason != "" && st.Rejected[reason] != 1 {
+		t.Errorf("Stats.Rejected = %v, want %s: 1", st.Rejected, reason)
+	}
+	if reason == "" && len(st.Rejected) != 0 {
+		t.Errorf("Stats.Rejected = %v, want none: the hub never saw the request", st.Rejected)
+	}
+	if st.Accepted != 0 || st.Connections != 0 {
+		t.Errorf("Stats: %d accepted, %d connections, want none", st.Accepted, st.Connections)
+	}
+}
+
+func expectParams(t *testing.T, got, want map[string]string) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("params = %q, want %q", got, want)
+		return
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("param %q = %q, want %q", k, got[k], v)
+		}
+	}
+}
+
+func testParams(t *testing.T, a Adapter) {
+	e := start(t, a, App{}, nil)
+	ws, _ := e.dial(t, Prefix+"/ws/lobby/7", nil)
+	expectParams(t, welcomeOf(t, ws).Params, map[string]string{"room": "lobby", "id": "7"})
+}
+
+func testEscapedParams(t *testing.T, a Adapter) {
+	e := start(t, a, App{}, nil)
+	path := Prefix + "/ws/a%2Fb/100%25"
+	if a.EncodedSlashNotFound {
+		resp, body := e.handshake(t, path, true, nil)
+		e.expectRefusal(t, resp, body, http.StatusNotFound, "", "")
+		// Without the slash, an escaped percent still decodes.
+		ws, _ := e.dial(t, Prefix+"/ws/a%20b/100%25", nil)
+		expectParams(t, welcomeOf(t, ws).Params, map[string]string{"room": "a b", "id": "100%"})
+		return
+	}
+	ws, _ := e.dial(t, path, nil)
+	expectParams(t, welcomeOf(t, ws).Params, map[string]string{"room": "a/b", "id": "100%"})
+}
+
+func testUTF8Params(t *testing.T, a Adapter) {
+	e := start(t, a, App{}, nil)
+	ws, _ := e.dial(t, Prefix+"/ws/caf%C3%A9/%E2%9C%93", nil)
+	expectParams(t, welcomeOf(t, ws).Params, map[string]string{"room": "café", "id": "✓"})
+}
+
+func testClientIPDirect(t *testing.T, a Adapter) {
+	e := start(t, a, App{}, nil)
+	ws, _ := e.dial(t, Prefix+"/ws/lobby/1", http.Header{"X-Forwarded-For": {"203.0.113.7"}})
+	if ip := welcomeOf(t, ws).IP; ip != "127.0.0.1" {
+		t.Errorf("c.IP() = %q, want the peer 127.0.0.1: X-Forwarded-For is not trusted by default", ip)
+	}
+}
+
+func testClientIPProxy(t *testing.T, a Adapter) {
+	if !a.ProxyHeaders {
+		t.Skipf("%s has no trusted-proxy setting: c.IP() is the peer address", a.Name)
+	}
+	e := start(t, a, App{TrustLoopbackProxy: true}, nil)
+	ws, _ := e.dial(t, Prefix+"/ws/lobby/1", http.Header{"X-Forwarded-For": {"203.0.113.7"}})
+	if ip := welcomeOf(t, ws).IP; ip != "203.0.113.7" {
+		t.Errorf("c.IP() = %q, want 203.0.113.7 from the trusted loopback proxy", ip)
+	}
+}
+
+func testValues(t *testing.T, a Adapter) {
+	if !a.Values {
+		t.Skipf("%s has no framework values", a.Name)
+	}
+	seen := make(chan string, 1)
+	mw := func(next core.HandlerFunc) core.HandlerFunc {
+		return func(c *core.Conn) error {
+			user, _ := c.Get("user").(string)
+			seen <- user // what rushws middleware sees, before the upgrade
+			return next(c)
+		}
+	}
+	e := start(t, a, App{Middleware: []core.MiddlewareFunc{mw}}, nil)
+	ws, _ := e.dial(t, Prefix+"/ws/lobby/1", http.Header{HeaderUser: {"alice"}})
+	w := welcomeOf(t, ws)
+	if w.User != "alice" || w.Tenant != Tenant {
+		t.Errorf("route handler saw user %q tenant %q, want alice %s", w.User, w.Tenant, Tenant)
+	}
+	if got := <-seen; got != "alice" {
+		t.Errorf("connection middleware saw user %q, want alice", got)
+	}
+	if got := whoami(t, ws); got != "alice" {
+		t.Errorf("event handler saw user %q, want alice", got)
+	}
+}
+
+func testValuesPerConnection(t *testing.T, a Adapter) {
+	if !a.Values {
+		t.Skipf("%s has no framework values", a.Name)
+	}
+	const n = 30
+	e := start(t, a, App{}, nil)
+	conns := make([]*websocket.Conn, n)
+	for i := range conns { // one after another: each reuses the framework's pooled context
+		conns[i], _ = e.dial(t, Prefix+"/ws/lobby/1", http.Header{HeaderUser: {fmt.Sprintf("user-%d", i)}})
+		if w := welcomeOf(t, conns[i]); w.User != fmt.Sprintf("user-%d", i) {
+			t.Fatalf("connection %d: welcome user %q", i, w.User)
+		}
+	}
+	// A plain request without the header reuses the context once more.
+	if resp, _ := e.handshake(t, Prefix+"/ws/lobby/1", false, nil); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("plain GET: status %d, want 400", resp.StatusCode)
+	}
+	for i, ws := range conns {
+		if got, want := whoami(t, ws), fmt.Sprintf("user-%d", i); got != want {
+			t.Errorf("connection %d: user %q after later requests, want %q", i, got, want)
+		}
+	}
+}
+
+func testHeaders(t *testing.T, a Adapter) {
+	e := start(t, a, App{}, nil)
+	ws, resp := e.dial(t, Prefix+"/ws/lobby/1", nil)
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("status = %d, want 101", resp.StatusCode)
+	}
+	for k, want := range map[string]string{HeaderGroup: "api", HeaderRoute: "ws", "Upgrade": "websocket"} {
+		if got := resp.Header.Get(k); !strings.EqualFold(got, want) {
+			t.Errorf("101 header %s = %q, want %q", k, got, want)
+		}
+	}
+	welcomeOf(t, ws)
+}
+
+func testRefusedByMiddleware(t *testing.T, a Adapter) {
+	deny := func(next core.HandlerFunc) core.HandlerFunc {
+		return func(c *core.Conn) error {
+			return &core.HTTPError{Status: http.StatusUnauthorized, Message: "who are you?",
+				Header: http.Header{"Www-Authenticate": {"Bearer"}}}
+		}
+	}
+	e := start(t, a, App{Middleware: []core.MiddlewareFunc{deny}}, nil)
+	ws, resp, err := tryDial(e.url(Prefix+"/ws/lobby/1"), nil)
+	if err == nil {
+		_ = ws.Close()
+		t.Fatal("dial succeeded, want 401")
+	}
+	if resp == nil {
+		t.Fatalf("dial: %v, want an HTTP 401", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	e.expectRefusal(t, resp, body, http.StatusUnauthorized, "who are you?", "unauthorized")
+	for k, want := range map[string]string{"Www-Authenticate": "Bearer", HeaderGroup: "api"} {
+		if got := resp.Header.Get(k); got != want {
+			t.Errorf("refusal header %s = %q, want %q", k, got, want)
+		}
+	}
+}
+
+func testNotHandshake(t *testing.T, a Adapter) {
+	e := start(t, a, App{}, nil)
+	resp, body := e.handshake(t, Prefix+"/ws/lobby/1", false, nil)
+	e.expectRefusal(t, resp, body, http.StatusBadRequest, "not a websocket handshake", "bad_handshake")
+	if got := resp.Header.Get("Upgrade"); got != "websocket" {
+		t.Errorf("Upgrade header = %q, want websocket", got)
+	}
+}
+
+func testForeignOrigin(t *testing.T, a Adapter) {
+	e := start(t, a, App{}, nil)
+	resp, body := e.handshake(t, Prefix+"/ws/lobby/1", true, http.Header{"Origin": {"https://evil.example"}})
+	e.expectRefusal(t, resp, body, http.StatusForbidden, "origin not allowed", "origin")
+}
+
+func testRefusedInFront(t *testing.T, a Adapter) {
+	e := start(t, a, App{}, nil)
+	resp, body := e.handshake(t, Prefix+"/ws/lobby/1", true, http.Header{HeaderRefuse: {"1"}})
+	e.expectRefusal(t, resp, body, RefuseStatus, "", "")
+}
+
+func testShuttingDown(t *testing.T, a Adapter) {
+	e := start(t, a, App{}, nil)
+	if err := e.hub.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	resp, body := e.handshake(t, Prefix+"/ws/lobby/1", true, nil)
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("status = %d, want 503 (body %s)", resp.StatusCode, body)
+	}
+	if !slices.Contains([]string{"application/json; charset=utf-8", "application/json"}, resp.Header.Get("Content-Type")) {
+		t.Errorf("Content-Type = %q, want JSON", resp.Header.Get("Content-Type"))
+	}
+}
+
+func testReadTimeout(t *testing.T, a Adapter) {
+	const timeout = 100 * time.Millisecond
+	e := start(t, a, App{}, func(s *http.Server) {
+		s.ReadTimeout = timeout
+		s.WriteTimeout = timeout
+		s.IdleTimeout = timeout
+		s.ReadHeaderTimeout = timeout
+	})
+	ws, _ := e.dial(t, Prefix+"/ws/lobby/1", http.Header{HeaderUser: {"alice"}})
+	welcomeOf(t, ws)
+	time.Sleep(4 * timeout) // idle past every server timeout
+	if got := whoami(t, ws); a.Values && got != "alice" {
+		t.Errorf("whoami after the server's timeouts = %q, want alice", got)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the concurrent writes of loggers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

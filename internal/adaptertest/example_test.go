@@ -1,0 +1,29 @@
+package adaptertest_test
+
+import (
+	"fmt"
+
+	"github.com/rushws/rushws/internal/adaptertest"
+)
+
+// The cases every adapter passes, in the order Run runs them.
+func ExampleCaseNames() {
+	for _, name := range adaptertest.CaseNames() {
+		fmt.Println(name)
+	}
+	// Output:
+	// params
+	// escaped params
+	// utf-8 params
+	// client IP ignores X-Forwarded-For by default
+	// client IP from a trusted proxy
+	// values from framework middleware
+	// values stay each connection's own
+	// headers on the 101
+	// refused by connection middleware
+	// not a websocket handshake
+	// foreign origin
+	// refused by framework middleware in front
+	// hub shutting down
+	// websocket outlives the server's read timeout
+}

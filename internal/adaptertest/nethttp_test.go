@@ -1,0 +1,42 @@
+package adaptertest_test
+
+import (
+	"net/http"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/rushws/rushws/core"
+	"github.com/rushws/rushws/internal/adaptertest"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// TestNetHTTP runs the contract against hub.Handler on a Go 1.22
+// ServeMux, the adapter of plain net/http users: no proxy settings and no
+// framework values, so those cases are skipped.
+func TestNetHTTP(t *testing.T) {
+	adaptertest.Run(t, adaptertest.Adapter{
+		Name: "net/http",
+		Mount: func(t *testing.T, hub *core.Hub, app adaptertest.App) http.Handler {
+			route := func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					w.Header().Set(adaptertest.HeaderRoute, "ws")
+					next.ServeHTTP(w, r)
+				})
+			}
+			mux := http.NewServeMux()
+			mux.Handle("GET "+adaptertest.Prefix+"/ws/{room}/{id}", route(hub.Handler(app.Handler, app.Middleware...)))
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Header.Get(adaptertest.HeaderRefuse) != "" {
+					http.Error(w, "refused in front", adaptertest.RefuseStatus)
+					return
+				}
+				w.Header().Set(adaptertest.HeaderGroup, "api")
+				mux.ServeHTTP(w, r)
+			})
+		},
+	})
+}
