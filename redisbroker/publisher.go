@@ -1,0 +1,105 @@
+package redisbroker
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// maxPipeline caps the messages written to Redis in one round trip.
+const maxPipeline = 256
+
+// publishLoop is the only writer of messages to Redis: it takes what
+// Publish queued, in order, and sends it in pipelined batches, one PUBLISH
+// (or SPUBLISH) per message. Order per hub is kept; a message whose
+// deadline passed while it waited is dropped and counted, never sent late.
+func (b *Broker) publishLoop() {
+	defer b.wg.Done()
+	batch := make([]pubItem, 0, maxPipeline)
+	for {
+		select {
+		case <-b.ctx.Done():
+			return
+		case it := <-b.pubq:
+			batch = append(batch, it)
+		}
+	fill:
+		for len(batch) < maxPipeline {
+			select {
+			case it := <-b.pubq:
+				batch = append(batch, it)
+			default:
+				break fill
+			}
+		}
+		b.flush(batch)
+		clear(batch)
+		batch = batch[:0]
+	}
+}
+
+var errExpired = errors.New("deadline passed before Redis took the message")
+
+func (b *Broker) flush(batch []pubItem) {
+	now := time.Now()
+	live := batch[:0:0]
+	expired := 0
+	for _, it := range batch {
+		if now.After(it.deadline) {
+			expired++
+			continue
+		}
+		live = append(live, it)
+	}
+	if expired > 0 {
+		b.publishFailed(expired, errExpired)
+	}
+	if len(live) == 0 {
+		return
+	}
+	// The deadline only bounds socket I/O when the client has
+	// ContextTimeoutEnabled; otherwise its ReadTimeout does. Either way
+	// this goroutine, not a read loop, waits.
+	ctx, cancel := context.WithTimeout(b.ctx, b.cfg.PublishTimeout)
+	defer cancel()
+	if len(live) == 1 {
+		it := live[0]
+		var err error
+		if it.sharded {
+			err = b.client.SPublish(ctx, it.channel, it.payload).Err()
+		} else {
+			err = b.client.Publish(ctx, it.channel, it.payload).Err()
+		}
+		b.published1(err)
+		return
+	}
+	pipe := b.client.Pipeline()
+	for _, it := range live {
+		if it.sharded {
+			pipe.SPublish(ctx, it.channel, it.payload)
+		} else {
+			pipe.Publish(ctx, it.channel, it.payload)
+		}
+	}
+	cmds, err := pipe.Exec(ctx)
+	if len(cmds) != len(live) {
+		b.publishFailed(len(live), err)
+		return
+	}
+	for _, c := range cmds {
+		b.published1(c.Err())
+	}
+}
+
+// published1 counts one message handed to Redis, or failed.
+func (b *Broker) published1(err error) {
+	if err != nil {
+		if b.ctx.Err() != nil {
+			err = ErrClosed
+		}
+		b.publishFailed(1, err)
+		return
+	}
+	b.published.Add(1)
+	b.pubFailing.Store(false)
+}
