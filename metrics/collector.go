@@ -1,0 +1,206 @@
+package metrics
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"unicode/utf8"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rushws/rushws/core"
+)
+
+// RejectReasons returns the reasons rushws_connections_rejected_total is
+// labelled with out of the box: those the hub and package middleware use.
+// A refusal under any other reason (an HTTPError with a Reason of the
+// application's own, or derived from an unusual status) counts as "other",
+// unless Config.RejectReasons lists it.
+func RejectReasons() []string { return slices.Clone(rejectReasons) }
+
+var rejectReasons = []string{
+	"bad_handshake", "method", "origin", "full", "shutdown", "hijack", "middleware", "internal",
+	"unauthorized", "forbidden", "rate_limited", "too_many_connections", "unavailable",
+}
+
+// otherReason is the label of refusals under a reason the collector does
+// not list.
+const otherReason = "other"
+
+// Config configures a Collector. The zero Config is valid.
+type Config struct {
+	// ConstLabels are added to every metric, to tell apart several hubs in
+	// one process ({"hub": "chat"}). Their values must come from the
+	// program, never from requests. Optional. Default none.
+	ConstLabels prometheus.Labels
+	// RejectReasons adds reasons to those of RejectReasons, for
+	// applications whose middleware refuses handshakes with HTTPError
+	// reasons of their own. Keep the list short and fixed: each reason is
+	// a series. Optional. Default none.
+	RejectReasons []string
+}
+
+// Collector exports a hub's counters to Prometheus. It reads Hub.Stats on
+// each scrape, so it costs nothing between scrapes and adds no work to the
+// hub's hot paths. Its labels are fixed sets (reason, class), never
+// connection IDs, client addresses or room names, so the number of series
+// stays bounded whatever clients do.
+//
+// A Collector is safe for concurrent use, as the Prometheus registry
+// requires.
+type Collector struct {
+	hub     *core.Hub
+	reasons []string // sorted, "other" last
+
+	connections, rooms                         *prometheus.Desc
+	accepted, rejected, closed                 *prometheus.Desc
+	messagesIn, messagesOut, bytesIn, bytesOut *prometheus.Desc
+	errors, slowCloses, drops, pauses          *prometheus.Desc
+	timeouts                                   *prometheus.Desc
+	pingRTT, sendQueue                         *prometheus.Desc
+
+	brokerPublished, brokerReceived, brokerPublishErrors *prometheus.Desc
+	brokerDrops, brokerResubscribes                      *prometheus.Desc
+	brokerSubscriptions, brokerConnected                 *prometheus.Desc
+}
+
+// NewCollector returns a collector for hub, to register on the
+// application's own registry: reg.MustRegister(c). It returns an error
+// for a nil hub, a const label that Prometheus refuses (a reserved or
+// duplicate name, a value that is not UTF-8), or a reason that is not
+// valid UTF-8.
+func NewCollector(hub *core.Hub, cfg Config) (*Collector, error) {
+	if hub == nil {
+		return nil, errors.New("rushws/metrics: NewCollector needs a hub, got nil")
+	}
+	reasons := RejectReasons()
+	for _, r := range cfg.RejectReasons {
+		if r == "" || !utf8.ValidString(r) {
+			return nil, fmt.Errorf("rushws/metrics: Config.RejectReasons: %.64q is not a valid label value", r)
+		}
+		if r != otherReason && !slices.Contains(reasons, r) {
+			reasons = append(reasons, r)
+		}
+	}
+	slices.Sort(reasons)
+	reasons = append(reasons, otherReason)
+
+	c := &Collector{hub: hub, reasons: reasons}
+	desc := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc("rushws_"+name, help, labels, cfg.ConstLabels)
+	}
+	c.connections = desc("connections", "WebSocket connections open now.")
+	c.rooms = desc("rooms", "Rooms that exist now (with at least one local member).")
+	c.accepted = desc("connections_accepted_total", "WebSocket handshakes accepted (upgraded connections).")
+	c.rejected = desc("connections_rejected_total", "WebSocket handshakes refused before the upgrade, by reason.", "reason")
+	c.closed = desc("connections_closed_total", "Connections ended, by the class of their close code.", "class")
+	c.messagesIn = desc("messages_received_total", "Messages received from clients.")
+	c.messagesOut = desc("messages_sent_total", "Messages written to clients, one per recipient.")
+	c.bytesIn = desc("received_bytes_total", "Payload bytes of the messages received from clients.")
+	c.bytesOut = desc("sent_bytes_total", "Payload bytes of the messages written to clients, counted per recipient.")
+	c.errors = desc("errors_total", "Handler errors and panics, invalid input that closed a connection, and failed handshakes.")
+	c.slowCloses = desc("slow_consumer_closes_total", "Connections closed because their send queue stayed full (SlowClose policy).")
+	c.drops = desc("dropped_messages_total", "Messages dropped for a connection whose send queue was full (SlowDrop policy).")
+	c.pauses = desc("backpressure_pauses_total", "Times a connection's reads were paused because its writer was behind.")
+	c.timeouts = desc("heartbeat_timeouts_total", "Connections closed because the peer stayed silent past the pong timeout.")
+	c.pingRTT = desc("ping_rtt_seconds", "Round trip of the hub's heartbeat pings.")
+	c.sendQueue = desc("send_queue_bytes", "Bytes a connection's writer found queued when it woke up.")
+	c.brokerPublished = desc("broker_published_total", "Messages published to other hubs through the broker.")
+	c.brokerReceived = desc("broker_received_total", "Messages received from other hubs through the broker.")
+	c.brokerPublishErrors = desc("broker_publish_errors_total", "Publishes to the broker that failed or timed out; those messages reached no other hub.")
+	c.brokerDrops = desc("broker_dropped_messages_total", "Messages from other hubs dropped because the hub's delivery buffer was full.")
+	c.brokerResubscribes = desc("broker_resubscribes_total", "Reconnections to the broker after which the subscriptions were restored.")
+	c.brokerSubscriptions = desc("broker_subscriptions", "Room channels subscribed on the broker now.")
+	c.brokerConnected = desc("broker_connected", "1 while the broker's subscriber is connected, 0 otherwise.")
+
+	// Check the descriptions (label names, const labels) the way a
+	// registry would, so a mistake shows here rather than at Register.
+	if err := prometheus.NewPedanticRegistry().Register(c); err != nil {
+		return nil, fmt.Errorf("rushws/metrics: Config.ConstLabels: %w", err)
+	}
+	return c, nil
+}
+
+// Register registers a collector for hub, with the zero Config, on reg: the
+// application's registry, never the global one unless it is passed in.
+func Register(reg prometheus.Registerer, hub *core.Hub) error {
+	if reg == nil {
+		return errors.New("rushws/metrics: Register needs a prometheus.Registerer, got nil")
+	}
+	c, err := NewCollector(hub, Config{})
+	if err != nil {
+		return err
+	}
+	return reg.Register(c)
+}
+
+// Describe implements prometheus.Collector. It describes the broker's
+// metrics too; they are collected only while the hub has a broker.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{
+		c.connections, c.rooms, c.accepted, c.rejected, c.closed,
+		c.messagesIn, c.messagesOut, c.bytesIn, c.bytesOut,
+		c.errors, c.slowCloses, c.drops, c.pauses, c.timeouts, c.pingRTT, c.sendQueue,
+		c.brokerPublished, c.brokerReceived, c.brokerPublishErrors, c.brokerDrops,
+		c.brokerResubscribes, c.brokerSubscriptions, c.brokerConnected,
+	} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector: one Hub.Stats snapshot per
+// scrape. Every reason and close class is reported, zero or not, so
+// rate() sees a series' first increase.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	s := c.hub.Stats()
+	gauge := func(d *prometheus.Desc, v float64) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v)
+	}
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	histogram := func(d *prometheus.Desc, h core.Histogram) {
+		ch <- prometheus.MustNewConstHistogram(d, h.Count, h.Sum, h.Cumulative())
+	}
+
+	gauge(c.connections, float64(s.Connections))
+	gauge(c.rooms, float64(s.Rooms))
+	counter(c.accepted, s.Accepted)
+	var other uint64
+	for reason, n := range s.Rejected {
+		if !slices.Contains(c.reasons[:len(c.reasons)-1], reason) {
+			other += n
+		}
+	}
+	for _, reason := range c.reasons[:len(c.reasons)-1] {
+		counter(c.rejected, s.Rejected[reason], reason)
+	}
+	counter(c.rejected, other, otherReason)
+	for _, class := range core.CloseClasses() {
+		counter(c.closed, s.Closes[class], class)
+	}
+	counter(c.messagesIn, s.MessagesIn)
+	counter(c.messagesOut, s.MessagesOut)
+	counter(c.bytesIn, s.BytesIn)
+	counter(c.bytesOut, s.BytesOut)
+	counter(c.errors, s.Errors)
+	counter(c.slowCloses, s.SlowCloses)
+	counter(c.drops, s.Drops)
+	counter(c.pauses, s.Pauses)
+	counter(c.timeouts, s.Timeouts)
+	histogram(c.pingRTT, s.PingRTTHistogram)
+	histogram(c.sendQueue, s.QueueHistogram)
+
+	if b := s.Broker; b != nil {
+		counter(c.brokerPublished, b.Published)
+		counter(c.brokerReceived, b.Received)
+		counter(c.brokerPublishErrors, b.PublishErrors)
+		counter(c.brokerDrops, b.Drops)
+		counter(c.brokerResubscribes, b.Resubscribes)
+		gauge(c.brokerSubscriptions, float64(b.Subscriptions))
+		connected := 0.0
+		if b.Connected {
+			connected = 1
+		}
+		gauge(c.brokerConnected, connected)
+	}
+}

@@ -1,0 +1,27 @@
+package metrics
+
+import (
+	"net/http"
+	"strings"
+)
+
+// IsWebSocket reports whether r asks for a WebSocket upgrade. Use it to
+// skip WebSocket routes in HTTP request metrics (echoprometheus's Skipper,
+// a Gin middleware): a hijacked request has no meaningful duration or
+// response size, and counting it would skew every percentile.
+func IsWebSocket(r *http.Request) bool {
+	return hasToken(r.Header, "Connection", "upgrade") && hasToken(r.Header, "Upgrade", "websocket")
+}
+
+// hasToken reports whether a comma-separated header holds token, ignoring
+// case.
+func hasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for part := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(part), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
