@@ -1,0 +1,202 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/rushws/rushws/core"
+)
+
+// maxTextRunes is the longest chat message, in runes.
+const maxTextRunes = 500
+
+// hello is emitted to each connection first: who the server thinks it is.
+type hello struct {
+	ID   string `json:"id"`
+	Name string `json:"name,omitempty"` // empty for anonymous connections
+}
+
+// presence is the data of "joined" and "left".
+type presence struct {
+	Name    string `json:"name"`
+	Room    string `json:"room"`
+	Members int    `json:"members"`
+}
+
+// joinReply is the ack reply to "join".
+type joinReply struct {
+	Room    string   `json:"room"`
+	Members []string `json:"members"`
+}
+
+// message is the data of a relayed "chat".
+type message struct {
+	Name string    `json:"name"`
+	Room string    `json:"room"`
+	Text string    `json:"text"`
+	At   time.Time `json:"at"`
+}
+
+// typing is the data of a relayed "typing".
+type typing struct {
+	Name   string `json:"name"`
+	Room   string `json:"room"`
+	Typing bool   `json:"typing"`
+}
+
+// session is one connection's chat state; its handlers run one at a time
+// on the connection's read goroutine, and OnClose runs there too, but the
+// mutex keeps the invariant obvious.
+type session struct {
+	mu   sync.Mutex
+	name string
+	room string
+}
+
+func (s *session) current() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.room
+}
+
+// chat is the route handler of /ws: the echo box for everyone, the chat
+// for signed-in users (the JWT middleware stored their token under
+// "user").
+func chat(c *core.Conn) error {
+	s := &session{}
+	if tok, ok := c.Get("user").(*jwt.Token); ok {
+		s.name, _ = tok.Claims.GetSubject()
+	}
+	handlers := map[string]core.EventFunc{
+		"echo": func(_ *core.Conn, data json.RawMessage) (any, error) { return data, nil },
+		"join": func(c *core.Conn, data json.RawMessage) (any, error) {
+			if s.name == "" {
+				return nil, core.NewEventError(core.CodeForbidden, "sign in to chat")
+			}
+			var req struct {
+				Room string `json:"room"`
+			}
+			if err := json.Unmarshal(data, &req); err != nil || !validRoom(req.Room) {
+				return nil, core.NewEventError(core.CodeBadRequest, "room must be 1 to 32 printable characters")
+			}
+			return s.join(c, strings.TrimSpace(req.Room))
+		},
+		"chat": func(c *core.Conn, data json.RawMessage) (any, error) {
+			room, err := s.inRoom()
+			if err != nil {
+				return nil, err
+			}
+			var req struct {
+				Text string `json:"text"`
+			}
+			if err := json.Unmarshal(data, &req); err != nil {
+				return nil, core.NewEventError(core.CodeBadRequest, `data must be {"text":"..."}`)
+			}
+			text := strings.TrimSpace(req.Text)
+			if n := utf8.RuneCountInString(text); n == 0 || n > maxTextRunes {
+				return nil, core.NewEventError(core.CodeBadRequest, fmt.Sprintf("text must be 1 to %d characters", maxTextRunes))
+			}
+			_, err = c.Hub().To(room).Emit("chat", message{Name: s.name, Room: room, Text: text, At: time.Now().UTC()})
+			return map[string]bool{"ok": err == nil}, err
+		},
+		"typing": func(c *core.Conn, data json.RawMessage) (any, error) {
+			room, err := s.inRoom()
+			if err != nil {
+				return nil, err
+			}
+			var req struct {
+				Typing bool `json:"typing"`
+			}
+			if err := json.Unmarshal(data, &req); err != nil {
+				return nil, core.NewEventError(core.CodeBadRequest, `data must be {"typing":true|false}`)
+			}
+			_, err = c.To(room).Emit("typing", typing{Name: s.name, Room: room, Typing: req.Typing})
+			return nil, err
+		},
+	}
+	for name, fn := range handlers {
+		if err := c.On(name, fn); err != nil {
+			return err
+		}
+	}
+	c.OnClose(func(c *core.Conn, _ int, _ string) {
+		if room := s.current(); room != "" {
+			// Fails harmlessly with ErrHubClosed during shutdown.
+			_, _ = c.Hub().To(room).Emit("left", presence{Name: s.name, Room: room, Members: members(c.Hub(), room)})
+		}
+	})
+	return c.Emit("hello", hello{ID: c.ID(), Name: s.name})
+}
+
+// inRoom returns the session's room, or the error a client sees when it
+// chats before signing in or joining.
+func (s *session) inRoom() (string, error) {
+	if s.name == "" {
+		return "", core.NewEventError(core.CodeForbidden, "sign in to chat")
+	}
+	room := s.current()
+	if room == "" {
+		return "", core.NewEventError(core.CodeBadRequest, "join a room first")
+	}
+	return room, nil
+}
+
+// join moves the connection to room (one room at a time), announcing the
+// move to both rooms, and returns who is there.
+func (s *session) join(c *core.Conn, room string) (any, error) {
+	s.mu.Lock()
+	old := s.room
+	s.room = room
+	s.mu.Unlock()
+	hub := c.Hub()
+	if old != "" && old != room {
+		c.Leave(old)
+		_, _ = hub.To(old).Emit("left", presence{Name: s.name, Room: old, Members: members(hub, old)})
+	}
+	if old != room {
+		if err := c.Join(room); err != nil {
+			s.mu.Lock()
+			s.room = ""
+			s.mu.Unlock()
+			return nil, core.NewEventError(core.CodeBadRequest, "cannot join "+fmt.Sprintf("%q", room))
+		}
+		_, _ = hub.To(room).Emit("joined", presence{Name: s.name, Room: room, Members: members(hub, room)})
+	}
+	return joinReply{Room: room, Members: names(hub, room)}, nil
+}
+
+// validRoom reports whether room is 1 to 32 printable runes (after
+// trimming) and a valid rushws room name.
+func validRoom(room string) bool {
+	room = strings.TrimSpace(room)
+	n := utf8.RuneCountInString(room)
+	return n >= 1 && n <= 32 && core.ValidRoomName(room)
+}
+
+// members counts the room's members.
+func members(hub *core.Hub, room string) int {
+	info, _ := hub.Room(room)
+	return info.Members
+}
+
+// names lists the names of the room's signed-in members.
+func names(hub *core.Hub, room string) []string {
+	out := []string{}
+	for _, c := range hub.Connections() {
+		if !c.In(room) {
+			continue
+		}
+		if tok, ok := c.Get("user").(*jwt.Token); ok {
+			if sub, _ := tok.Claims.GetSubject(); sub != "" {
+				out = append(out, sub)
+			}
+		}
+	}
+	return out
+}
