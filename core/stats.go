@@ -227,8 +227,10 @@ type Stats struct {
 	Accepted uint64 `json:"accepted"`
 	// Rejected counts refused handshakes by reason: "bad_handshake",
 	// "method", "origin", "full", "shutdown", "hijack", "middleware",
-	// "internal", and those of package middleware ("unauthorized",
-	// "rate_limited", "too_many_connections").
+	// "internal", those of package middleware ("unauthorized",
+	// "rate_limited", "too_many_connections"), an HTTPError's own Reason,
+	// or one derived from its status ("forbidden", "unavailable",
+	// "status_418").
 	Rejected map[string]uint64 `json:"rejected"`
 	// Closes counts finished connections by the class of their close code
 	// (see CloseClass): every class is present, zero or not.
