@@ -9,6 +9,7 @@
 // Routes:
 //
 //	GET /               the chat page (index.html, embedded)
+//	GET /rushws.js      the JS client the page imports (package client)
 //	GET /ws/:room       the WebSocket; ?name= sets the display name
 //	GET /api/ws/stats   the hub's counters as JSON
 //	GET /api/ws/rooms   the rooms and their member counts as JSON

@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/rushws/rushws/client"
 	"github.com/rushws/rushws/core"
 	"github.com/rushws/rushws/echows"
 	"github.com/rushws/rushws/examples/internal/chat"
@@ -109,5 +110,6 @@ func newApp(logger *slog.Logger) (http.Handler, *core.Hub, error) {
 	e.GET("/ws/:room", echows.Handler(hub, chat.Handle, chat.ValidRoom))
 	e.GET("/api/ws/stats", echows.StatsHandler(hub))
 	e.GET("/api/ws/rooms", echows.RoomsHandler(hub))
+	e.GET(chat.ClientPath, echo.WrapHandler(client.Handler())) // the JS client the page imports
 	return e, hub, nil
 }

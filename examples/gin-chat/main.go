@@ -15,6 +15,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/rushws/rushws/client"
 	"github.com/rushws/rushws/core"
 	"github.com/rushws/rushws/examples/internal/chat"
 	"github.com/rushws/rushws/ginws"
@@ -90,5 +91,6 @@ func newApp(logger *slog.Logger) (http.Handler, *core.Hub, error) {
 	r.GET("/ws/:room", ginws.Handler(hub, chat.Handle, chat.ValidRoom))
 	r.GET("/api/ws/stats", ginws.StatsHandler(hub))
 	r.GET("/api/ws/rooms", ginws.RoomsHandler(hub))
+	r.GET(chat.ClientPath, gin.WrapH(client.Handler())) // the JS client the page imports
 	return r, hub, nil
 }

@@ -9,7 +9,8 @@
 // room gets "left".
 //
 // An app mounts [Handle] behind [ValidRoom] on a route with a "room"
-// parameter and serves the page from [Page] at "/".
+// parameter, serves the page from [Page] at "/" and the JS client the page
+// imports (client.Handler) at [ClientPath].
 //
 // # Concurrency
 //

@@ -1,6 +1,7 @@
 package chattest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -11,23 +12,28 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rushws/rushws/client"
 	"github.com/rushws/rushws/core"
 	"github.com/rushws/rushws/examples/internal/chat"
 	"github.com/rushws/rushws/wstest"
 )
 
 // NewAppFunc builds an app and its hub without listening. The handler must
-// serve the page at "/", [chat.Handle] behind [chat.ValidRoom] at
-// "/ws/:room", and the hub's stats and rooms at "/api/ws/stats" and
-// "/api/ws/rooms". The caller owns the hub.
+// serve the page at "/", the JS client (client.Handler) at
+// [chat.ClientPath], [chat.Handle] behind [chat.ValidRoom] at "/ws/:room",
+// and the hub's stats and rooms at "/api/ws/stats" and "/api/ws/rooms".
+// The caller owns the hub.
 type NewAppFunc func(logger *slog.Logger) (http.Handler, *core.Hub, error)
 
 // Run runs the suite as subtests of t, each against a fresh app from newApp:
-// a chat in two rooms, from joining through shutdown; a refused room name; a
-// refused foreign origin; and the page.
+// a chat in two rooms, from joining through shutdown; the same chat seen by
+// a second WebSocket implementation (github.com/coder/websocket); a
+// refused room name; a refused foreign origin; and the page with its JS
+// client.
 func Run(t *testing.T, newApp NewAppFunc) {
 	t.Helper()
 	t.Run("Chat", func(t *testing.T) { testChat(t, newApp) })
+	t.Run("SecondImplementation", func(t *testing.T) { testCoderClient(t, newApp) })
 	t.Run("InvalidRoom", func(t *testing.T) { testInvalidRoom(t, newApp) })
 	t.Run("ForeignOrigin", func(t *testing.T) { testForeignOrigin(t, newApp) })
 	t.Run("Page", func(t *testing.T) { testPage(t, newApp) })
@@ -219,6 +225,21 @@ func testPage(t *testing.T, newApp NewAppFunc) {
 		t.Errorf("GET /: X-Content-Type-Options %q, want nosniff", got)
 	}
 	page := string(body)
+	if want := chat.ClientPath + "?v=" + client.Version(); !strings.Contains(page, want) {
+		t.Errorf("page does not import the client from %s", want)
+	}
+	resp, err = srv.Client().Get(srv.URL + chat.ClientPath + "?v=" + client.Version())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	script, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(script, client.Script()) || resp.Header.Get("ETag") == "" {
+		t.Errorf("GET %s = %s with %d bytes and ETag %q, want 200 with the client and an ETag", chat.ClientPath, resp.Status, len(script), resp.Header.Get("ETag"))
+	}
 	for _, id := range []string{"room", "name", "connect", "status", "messages", "text", "send"} {
 		if !strings.Contains(page, `id="`+id+`"`) {
 			t.Errorf("page has no element with id %q", id)
