@@ -3,7 +3,11 @@ package core_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -172,4 +176,33 @@ func TestHealthBroker(t *testing.T) {
 			}
 		})
 	}
+}
+
+// ReadyHandler and LiveHandler answer Kubernetes probes: ready says 503 as
+// soon as Shutdown begins, so no new clients are routed to a draining pod.
+func ExampleReadyHandler() {
+	hub, _ := core.NewHub(core.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	mux := http.NewServeMux()
+	mux.Handle("GET /livez", core.LiveHandler(hub))
+	mux.Handle("GET /readyz", core.ReadyHandler(hub))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	probe := func(path string) {
+		res, err := http.Get(srv.URL + path)
+		if err != nil {
+			panic(err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		fmt.Print(path, " ", res.StatusCode, " ", string(body))
+	}
+	probe("/readyz")
+	_ = hub.Shutdown(context.Background())
+	probe("/readyz")
+	probe("/livez")
+	// Output:
+	// /readyz 200 {"state":"serving","connections":0,"healthy":0,"unhealthy":0}
+	// /readyz 503 {"state":"closed","connections":0,"healthy":0,"unhealthy":0}
+	// /livez 503 {"state":"closed","connections":0,"healthy":0,"unhealthy":0}
 }

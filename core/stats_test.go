@@ -2,6 +2,7 @@ package core_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -215,4 +216,18 @@ func TestStatsJSON(t *testing.T) {
 	if err := json.Unmarshal(got["sendQueueHistogram"], &h); err != nil || len(h.Bounds) == 0 {
 		t.Errorf("sendQueueHistogram %s does not decode into Histogram (%v)", got["sendQueueHistogram"], err)
 	}
+}
+
+// Stats.Closes counts finished connections by the class of their close
+// code, a fixed set that metrics systems can label by.
+func ExampleCloseClass() {
+	for _, code := range []int{1000, 1001, 1006, 1008, 4401} {
+		fmt.Println(code, core.CloseClass(code))
+	}
+	// Output:
+	// 1000 normal
+	// 1001 going_away
+	// 1006 abnormal
+	// 1008 policy
+	// 4401 app
 }
