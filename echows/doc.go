@@ -1,28 +1,38 @@
-// Package echows mounts rushws WebSocket routes on Echo v4.
+// Package echows mounts rushws WebSocket routes on Echo v4
+// (github.com/labstack/echo/v4). Echo v5 apps use package echo5ws; this
+// package does not import Echo v5.
 //
-//	hub, err := core.NewHub(core.Config{})
-//	// ...
-//	e.GET("/ws/:room", echows.Handler(hub, func(c *core.Conn) error {
-//		return c.Join(c.Param("room"))
-//	}))
-//	e.GET("/api/ws/stats", echows.StatsHandler(hub))
+// One line adds a WebSocket route to any router, inside groups protected by
+// the app's own middleware:
 //
-// The adapter is one function: it copies the route params and the client IP
-// (c.RealIP, so configure e.IPExtractor for your proxies), sends headers set
-// by Echo middleware on the 101 response, turns a refused handshake into an
-// *echo.HTTPError, and returns nil after the upgrade. Echo's Logger,
-// Recover, RequestID, CORS, Gzip and echo-jwt work in front of it. Echo's
-// Timeout middleware hides the connection hijacking a WebSocket needs; on
-// such a route the handshake fails with 500 and a logged error naming the
-// cause. Keep WebSocket routes out of Timeout's scope (its Skipper).
+//	api := e.Group("/api", echojwt.WithConfig(echojwt.Config{SigningKey: key}))
+//	echows.WS(api, "/chat/:room", hub, func(c *core.Conn) error {
+//		token := c.Get("user").(*jwt.Token) // set by echo-jwt, copied by the adapter
+//		// register handlers, join rooms, and return
+//	})
+//
+// e.GET("/chat/:room", echows.Handler(hub, chat)) mounts the same by hand.
+//
+// The adapter copies the route params (decoded once: a room "a%2Fb" in the
+// URL is "a/b"), the client IP (c.RealIP, so configure e.IPExtractor: Echo
+// v4 otherwise believes X-Forwarded-For from anyone), and the echo.Context
+// values named in Config.ContextKeys ("user" by default, echo-jwt's
+// ContextKey). It sends headers set by Echo middleware on the 101 response,
+// turns a refused handshake into an *echo.HTTPError with the body
+// {"status":...,"message":...}, and returns nil after the upgrade. Echo's
+// Logger, RequestLogger, Recover, RequestID, CORS, Gzip, ContextTimeout and
+// echo-jwt work in front of it; nothing of the pooled echo.Context is kept.
+// Echo's deprecated Timeout middleware hides the connection hijacking a
+// WebSocket needs; on such a route the handshake fails with 500 and a
+// logged error naming the cause. Keep WebSocket routes out of its scope
+// (its Skipper).
 //
 // Shutdown: http.Server.Shutdown does not wait for hijacked connections, so
-// close the hub first or register it:
+// shut the hub down first, then the server:
 //
-//	e.Server.RegisterOnShutdown(func() { _ = hub.Shutdown(context.Background()) })
-//
-// RegisterOnShutdown runs the function in its own goroutine; to wait for it,
-// call hub.Shutdown(ctx) yourself before e.Shutdown(ctx).
+//	<-ctx.Done() // SIGINT or SIGTERM
+//	_ = hub.Shutdown(shutdownCtx) // every WebSocket gets 1001
+//	_ = e.Shutdown(shutdownCtx)
 //
 // Handlers returned by this package are safe for concurrent use.
 package echows

@@ -1,27 +1,35 @@
-// Package ginws mounts rushws WebSocket routes on Gin.
+// Package ginws mounts rushws WebSocket routes on Gin
+// (github.com/gin-gonic/gin, v1.12.0 or later).
 //
-//	hub, err := core.NewHub(core.Config{})
-//	// ...
-//	r.GET("/ws/:room", ginws.Handler(hub, func(c *core.Conn) error {
-//		return c.Join(c.Param("room"))
-//	}))
-//	r.GET("/api/ws/stats", ginws.StatsHandler(hub))
+// One line adds a WebSocket route to any router, inside groups protected by
+// the app's own middleware:
 //
-// The adapter is one function: it copies the route params and the client IP
-// (c.ClientIP, so call r.SetTrustedProxies for your proxies), sends headers
-// set by Gin middleware on the 101 response, answers a refused handshake
-// with AbortWithStatusJSON, and aborts the chain after the upgrade. Gin's
-// Logger and Recovery and gin-contrib/gzip work in front of it.
+//	api := r.Group("/api", auth) // auth calls c.Set("user", claims)
+//	ginws.WS(api, "/chat/:room", hub, func(c *core.Conn) error {
+//		claims := c.Get("user") // copied from Gin's context
+//		// register handlers, join rooms, and return
+//	})
+//
+// r.GET("/chat/:room", ginws.Handler(hub, chat)) mounts the same by hand.
+//
+// The adapter copies the route params, the client IP (c.ClientIP, so call
+// r.SetTrustedProxies: Gin otherwise trusts every proxy) and every value
+// set with c.Set under a string key. It sends headers set by Gin
+// middleware on the 101 response, answers a refused handshake with
+// AbortWithStatusJSON and the body {"status":...,"message":...}, and aborts
+// the chain after the upgrade. Gin routes on the decoded path by default,
+// so a param holding an escaped slash ("a%2Fb") finds no route; with
+// r.UseRawPath = true it arrives as "a/b", as under the other adapters.
+// Gin's Logger and Recovery and gin-contrib/gzip work in front of it;
+// nothing of the pooled *gin.Context is kept.
 //
 // Shutdown: http.Server.Shutdown does not wait for hijacked connections, so
 // shut the hub down first:
 //
-//	srv := &http.Server{Addr: ":8080", Handler: r}
-//	// on SIGTERM:
-//	_ = hub.Shutdown(ctx)
+//	srv := &http.Server{Addr: ":8080", Handler: r, ReadHeaderTimeout: 10 * time.Second}
+//	// on SIGINT or SIGTERM:
+//	_ = hub.Shutdown(ctx) // every WebSocket gets 1001
 //	_ = srv.Shutdown(ctx)
-//
-// or register it with srv.RegisterOnShutdown.
 //
 // Handlers returned by this package are safe for concurrent use.
 package ginws

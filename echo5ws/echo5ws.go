@@ -1,0 +1,168 @@
+package echo5ws
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/labstack/echo/v5"
+
+	"github.com/rushws/rushws/core"
+	"github.com/rushws/rushws/internal/pathparam"
+)
+
+// DefaultContextKey is the echo.Context key copied into every connection's
+// metadata unless Config.ContextKeys says otherwise: echo-jwt's default
+// ContextKey, where it stores the parsed token.
+const DefaultContextKey = "user"
+
+// Router is what WS registers a route on: *echo.Echo and *echo.Group both
+// satisfy it, as does any router with Echo v5's GET method.
+type Router interface {
+	GET(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) echo.RouteInfo
+}
+
+// Config tunes a WebSocket route beyond the hub and the route handler. The
+// zero Config is valid: no extra middleware, and echo-jwt's "user" copied.
+type Config struct {
+	// Middleware is rushws connection middleware for this route, run after
+	// the hub's (hub.Use) and before the upgrade. Optional. Default none.
+	Middleware []core.MiddlewareFunc
+	// ContextKeys names the echo.Context values (c.Get) copied into the
+	// connection's metadata before any rushws middleware runs, so what
+	// Echo's middleware stored (echo-jwt's token, a tenant) is readable
+	// with Conn.Get in middleware, the route handler and event handlers.
+	// Echo cannot list the keys of its context, so they are named here;
+	// keys whose value is nil are skipped. Optional. Default
+	// []string{"user"} (DefaultContextKey).
+	ContextKeys []string
+	// RouteMiddleware is Echo middleware for this route only, the m of
+	// e.GET(path, h, m...): it runs after the group's and e.Use's, before
+	// the handshake. Optional. Default none.
+	RouteMiddleware []echo.MiddlewareFunc
+}
+
+// WS registers a WebSocket route on r (an *echo.Echo or *echo.Group) and
+// returns the RouteInfo Echo registered:
+//
+//	api := e.Group("/api", echojwt.WithConfig(jwtCfg))
+//	echo5ws.WS(api, "/chat/:room", hub, chat)
+//
+// It is e.GET(path, Handler(hub, fn, mw...)): fn runs once per connection
+// after the hub's middleware and then mw, and echo-jwt's "user" set by the
+// group is readable with c.Get("user"). Use WSWithConfig to copy other
+// keys or add Echo route middleware.
+func WS(r Router, path string, hub *core.Hub, fn core.HandlerFunc, mw ...core.MiddlewareFunc) echo.RouteInfo {
+	return r.GET(path, Handler(hub, fn, mw...))
+}
+
+// WSWithConfig is WS with a Config: connection middleware, the
+// echo.Context keys to copy, and Echo route middleware.
+func WSWithConfig(r Router, path string, hub *core.Hub, fn core.HandlerFunc, cfg Config) echo.RouteInfo {
+	return r.GET(path, handler(hub, fn, cfg.Middleware, cfg.ContextKeys), cfg.RouteMiddleware...)
+}
+
+// Handler returns an Echo v5 handler that upgrades the request to a
+// WebSocket on hub and runs fn, after the hub's middleware and then mw.
+// Mount it like any route, in groups and beside Echo's own middleware:
+//
+//	e.GET("/chat/:room", echo5ws.Handler(hub, chat))
+//
+// Route params (decoded: a room "a%2Fb" in the URL is "a/b"), c.RealIP()
+// (Echo's IPExtractor; without one, the peer address) and c.Get("user") are
+// copied to the connection, and headers set by earlier middleware go out on
+// the 101. A refused handshake returns an error with the refusal's status
+// (echo.StatusCode) that Echo's default error handler writes as the JSON
+// body {"status":...,"message":...}; errors.As finds the *core.HTTPError in
+// it. After the upgrade it returns nil and keeps nothing of the
+// *echo.Context.
+func Handler(hub *core.Hub, fn core.HandlerFunc, mw ...core.MiddlewareFunc) echo.HandlerFunc {
+	return handler(hub, fn, mw, nil)
+}
+
+// HandlerWithConfig is Handler with a Config. Its RouteMiddleware wraps
+// the returned handler, as e.GET(path, h, m...) would.
+func HandlerWithConfig(hub *core.Hub, fn core.HandlerFunc, cfg Config) echo.HandlerFunc {
+	h := handler(hub, fn, cfg.Middleware, cfg.ContextKeys)
+	for i := len(cfg.RouteMiddleware) - 1; i >= 0; i-- {
+		h = cfg.RouteMiddleware[i](h)
+	}
+	return h
+}
+
+var defaultKeys = []string{DefaultContextKey}
+
+func handler(hub *core.Hub, fn core.HandlerFunc, mw []core.MiddlewareFunc, keys []string) echo.HandlerFunc {
+	if keys == nil {
+		keys = defaultKeys
+	}
+	keys = append([]string(nil), keys...) // the caller's slice may change later
+	return func(c *echo.Context) error {
+		req := c.Request()
+		var params []core.Param
+		if pv := c.PathValues(); len(pv) > 0 {
+			params = make([]core.Param, len(pv))
+			for i, p := range pv {
+				params[i] = core.Param{Name: p.Name, Value: pathparam.Unescape(req.URL.RawPath, p.Value)}
+			}
+		}
+		var vals map[string]any
+		for _, k := range keys {
+			if v := c.Get(k); v != nil {
+				if vals == nil {
+					vals = make(map[string]any, len(keys))
+				}
+				vals[k] = v
+			}
+		}
+		w := c.Response()
+		err := hub.Serve(w, req, core.ConnInfo{Params: params, ClientIP: c.RealIP(), Values: vals}, fn, mw...)
+		if err == nil {
+			// The connection now belongs to the hub; record the 101 for
+			// Echo's logger without writing anything.
+			if res, uerr := echo.UnwrapResponse(w); uerr == nil {
+				res.Status = http.StatusSwitchingProtocols
+				res.Committed = true
+			}
+			return nil
+		}
+		var he *core.HTTPError
+		if !errors.As(err, &he) {
+			return err
+		}
+		for k, vs := range he.Header {
+			for _, v := range vs {
+				w.Header().Add(k, v)
+			}
+		}
+		return &refusal{he}
+	}
+}
+
+// refusal is a refused handshake as Echo v5 handles errors: it reports its
+// status through echo.HTTPStatusCoder and renders the rushws JSON body
+// through json.Marshaler, both of which the default error handler honours.
+type refusal struct{ he *core.HTTPError }
+
+func (r *refusal) Error() string                { return r.he.Error() }
+func (r *refusal) Unwrap() error                { return r.he }
+func (r *refusal) StatusCode() int              { return r.he.Status }
+func (r *refusal) MarshalJSON() ([]byte, error) { return json.Marshal(core.ErrorBody(r.he)) }
+
+// StatsHandler returns an Echo handler serving hub.Stats() as JSON. Protect
+// its route as you would any admin endpoint.
+func StatsHandler(hub *core.Hub) echo.HandlerFunc {
+	return func(c *echo.Context) error {
+		c.Response().Header().Set("Cache-Control", "no-store")
+		return c.JSON(http.StatusOK, hub.Stats())
+	}
+}
+
+// RoomsHandler returns an Echo handler serving hub.Rooms() as JSON. Protect
+// its route as you would any admin endpoint.
+func RoomsHandler(hub *core.Hub) echo.HandlerFunc {
+	return func(c *echo.Context) error {
+		c.Response().Header().Set("Cache-Control", "no-store")
+		return c.JSON(http.StatusOK, hub.Rooms())
+	}
+}

@@ -1,0 +1,75 @@
+package ginws_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"github.com/gorilla/websocket"
+
+	"github.com/rushws/rushws/core"
+	"github.com/rushws/rushws/ginws"
+)
+
+// A Gin app adds a WebSocket route in one line inside its API group; what
+// the group's middleware stored with c.Set is readable with c.Get.
+func ExampleWS() {
+	hub, err := core.NewHub(core.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		panic(err)
+	}
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	_ = r.SetTrustedProxies(nil) // behind a proxy: its addresses
+
+	api := r.Group("/api", func(c *gin.Context) {
+		c.Set("user", "alice") // as the app's auth middleware would, after checking a token
+	})
+	ginws.WS(api, "/chat/:room", hub, func(c *core.Conn) error {
+		return c.Emit("welcome", c.Get("user").(string)+" in "+c.Param("room"))
+	})
+
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+	defer func() { _ = hub.Shutdown(context.Background()) }() // runs before srv.Close
+
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http")+"/api/chat/lobby", nil)
+	if err != nil {
+		panic(err)
+	}
+	defer ws.Close()
+	_, msg, err := ws.ReadMessage()
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(string(msg))
+	// Output: {"event":"welcome","data":"alice in lobby"}
+}
+
+// WSWithConfig adds Gin middleware to this route only.
+func ExampleWSWithConfig() {
+	hub, err := core.NewHub(core.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		panic(err)
+	}
+	defer func() { _ = hub.Shutdown(context.Background()) }()
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	onlyBeta := func(c *gin.Context) {
+		if c.Query("beta") != "1" {
+			c.AbortWithStatusJSON(http.StatusForbidden, gin.H{"message": "beta only"})
+		}
+	}
+	ginws.WSWithConfig(r, "/ws/:room", hub, func(c *core.Conn) error { return nil }, ginws.Config{
+		RouteMiddleware: []gin.HandlerFunc{onlyBeta},
+	})
+
+	rec := httptest.NewRecorder()
+	r.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/ws/lobby", nil))
+	fmt.Println(rec.Code, rec.Body.String())
+	// Output: 403 {"message":"beta only"}
+}
