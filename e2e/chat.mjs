@@ -1,17 +1,17 @@
 // chat.mjs drives a running chat example (examples/echo-chat or
 // examples/gin-chat) in a real browser: Debian's Chromium under
-// playwright-core. Two tabs join room "lobby" under different names and
-// chat both ways; each must see the other's message, rendered as text.
+// playwright-core. Two tabs open the page, which connects on load, in room
+// "lobby" under different names and chat both ways; each must see the
+// other's message, rendered as text.
 //
 //	BASE_URL=http://127.0.0.1:8080 node e2e/chat.mjs
 //
 // It builds and starts nothing itself (e2e/run.sh does). It exits 0 when
 // every step passes, and 1 with the failing step otherwise, within about
 // 60 seconds in all.
-import { chromium } from "playwright-core";
+import { CHROMIUM, launch } from "./browser.mjs";
 
 const BASE_URL = process.env.BASE_URL;
-const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const TOTAL_TIMEOUT_MS = 60_000;
 const STEP_TIMEOUT_MS = 10_000;
 
@@ -22,7 +22,6 @@ if (!BASE_URL) {
 
 let browser;
 let step = "start";
-const pageErrors = [];
 
 const watchdog = setTimeout(() => {
   console.error(`FAIL ${BASE_URL}: timed out after ${TOTAL_TIMEOUT_MS / 1000}s during: ${step}`);
@@ -33,25 +32,19 @@ function log(msg) {
   console.log(`  ${msg}`);
 }
 
-async function open(label) {
-  const page = await browser.newPage();
-  page.setDefaultTimeout(STEP_TIMEOUT_MS);
-  page.on("pageerror", (err) => pageErrors.push(`${label}: ${err.message}`));
-  page.on("console", (msg) => {
-    if (msg.type() === "error") pageErrors.push(`${label} console: ${msg.text()}`);
-  });
-  const resp = await page.goto(BASE_URL + "/");
-  if (!resp || !resp.ok()) throw new Error(`${label}: GET / answered ${resp ? resp.status() : "nothing"}`);
-  return page;
-}
-
-async function connect(page, label, room, name) {
-  step = `${label} connects to ${room} as ${name}`;
-  await page.fill("#room", room);
-  await page.fill("#name", name);
-  await page.click("#connect");
+// open loads the page for room and name (?room=&name=); it connects by
+// itself, and its own "joined" notice shows it is in.
+async function open(label, room, name) {
+  step = `${label} opens ${room} as ${name}`;
+  const page = await browser.open(label, `${BASE_URL}/?room=${encodeURIComponent(room)}&name=${encodeURIComponent(name)}`);
   await page.waitForFunction(() => document.querySelector("#status")?.textContent === "connected");
-  log(`${label}: connected to ${room} as ${name}`);
+  step = `${label} sees itself join ${room}`;
+  await page.waitForFunction(
+    (p) => [...document.querySelectorAll("#messages li.notice")].some((li) => li.textContent.startsWith(p)),
+    `${name} joined ${room} (`,
+  );
+  log(`${label}: connected to ${room} as ${name} on load`);
+  return page;
 }
 
 // waitForItem waits until #messages holds an <li> of class cls whose text
@@ -67,31 +60,14 @@ async function waitForItem(page, label, cls, text) {
 
 async function main() {
   step = `launch ${CHROMIUM}`;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-    timeout: STEP_TIMEOUT_MS * 2,
-  });
-  log(`browser: Chromium ${browser.version()}`);
+  browser = await launch({ timeout: STEP_TIMEOUT_MS });
+  log(`browser: Chromium ${browser.version}`);
 
-  step = "open two tabs";
-  const a = await open("tab A");
-  const b = await open("tab B");
   const tag = Math.random().toString(36).slice(2, 8);
   const alice = `alice-${tag}`;
   const bob = `bob-${tag}`;
-
-  await connect(a, "tab A", "lobby", alice);
-  await connect(b, "tab B", "lobby", bob);
+  const a = await open("tab A", "lobby", alice);
+  const b = await open("tab B", "lobby", bob);
   await waitForItem(a, "tab A", "notice", `${bob} joined lobby (2 here)`);
 
   // A's message reaches B and A itself; markup in it stays text.
@@ -119,7 +95,7 @@ async function main() {
   await b.close();
   await waitForItem(a, "tab A", "notice", `${bob} left lobby (1 here)`);
 
-  if (pageErrors.length > 0) throw new Error(`errors in the page:\n    ${pageErrors.join("\n    ")}`);
+  if (browser.errors.length > 0) throw new Error(`errors in the page:\n    ${browser.errors.join("\n    ")}`);
 }
 
 try {
@@ -130,6 +106,6 @@ try {
   console.error(`FAIL ${BASE_URL}: during: ${step}\n  ${err && err.message ? err.message.split("\n").join("\n  ") : err}`);
   process.exitCode = 1;
 } finally {
-  if (browser) await browser.close().catch(() => {});
+  if (browser) await browser.close();
   clearTimeout(watchdog);
 }
