@@ -259,7 +259,7 @@ func (h *Hub) refuse(e *HTTPError) error {
 // newConn builds the connection for a handshake, copying what it needs from
 // the request so nothing of the framework's pooled context is kept.
 func (h *Hub) newConn(r *http.Request, info ConnInfo) *Conn {
-	ip := info.ClientIP
+	ip := strings.Clone(info.ClientIP)
 	if ip == "" {
 		ip = remoteIP(r.RemoteAddr)
 	}
@@ -275,15 +275,29 @@ func (h *Hub) newConn(r *http.Request, info ConnInfo) *Conn {
 		hub:         h,
 		id:          h.newID(),
 		ip:          ip,
-		method:      r.Method,
+		method:      http.MethodGet, // checked; r.Method would keep the request line alive
 		url:         r.URL,
 		header:      r.Header,
 		host:        r.Host,
 		remoteAddr:  r.RemoteAddr,
-		params:      info.Params,
+		params:      cloneParams(info.Params),
 		connectedAt: time.Now(),
 		parentCtx:   context.WithoutCancel(r.Context()),
 	}
+}
+
+// cloneParams copies the route's parameters: their values are often cut
+// from the request line, which they would otherwise keep alive (a 400 KB
+// query string, say) for the connection's lifetime.
+func cloneParams(ps []Param) []Param {
+	if len(ps) == 0 {
+		return nil
+	}
+	out := make([]Param, len(ps))
+	for i, p := range ps {
+		out[i] = Param{Name: strings.Clone(p.Name), Value: strings.Clone(p.Value)}
+	}
+	return out
 }
 
 // checkHandshake validates the parts of a handshake that gorilla would

@@ -90,7 +90,9 @@ func TestHubFull(t *testing.T) {
 	}
 	roundTrip(t, a)
 	b.Close()
-	eventually(t, "a slot to free up", func() bool { return s.hub.Stats().Connections == 1 })
+	// The client sees the 101 before the hub has registered the
+	// connection: wait for both to be accepted and one to be gone.
+	eventually(t, "a slot to free up", func() bool { st := s.hub.Stats(); return st.Accepted == 2 && st.Connections == 1 })
 	c := wstest.Dial(t, s.url("lobby"))
 	roundTrip(t, c)
 }
