@@ -197,17 +197,37 @@ func (s *redisServer) start() {
 	go func(cmd *exec.Cmd, done chan struct{}) { _ = cmd.Wait(); close(done) }(s.cmd, s.done)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		c := redis.NewClient(&redis.Options{Addr: s.addr(), MaxRetries: -1})
-		err := c.Ping(context.Background()).Err()
-		_ = c.Close()
+		err := rawPing(s.addr())
 		if err == nil {
 			return
 		}
 		if time.Now().After(deadline) {
 			s.t.Fatalf("redis-server on port %d did not answer: %v", s.port, err)
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(2 * time.Millisecond)
 	}
+}
+
+// rawPing sends one PING on a fresh connection: unlike a go-redis client,
+// it does not retry, so the moment the server answers is measured closely.
+func rawPing(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+		return err
+	}
+	buf := make([]byte, 7)
+	if _, err := io.ReadFull(c, buf); err != nil {
+		return err
+	}
+	if string(buf) != "+PONG\r\n" {
+		return fmt.Errorf("PING answered %q", buf)
+	}
+	return nil
 }
 
 // stop kills the server (as a crash would) and waits for it to exit.

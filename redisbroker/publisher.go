@@ -57,10 +57,19 @@ func (b *Broker) flush(batch []pubItem) {
 	if len(live) == 0 {
 		return
 	}
-	// The deadline only bounds socket I/O when the client has
-	// ContextTimeoutEnabled; otherwise its ReadTimeout does. Either way
-	// this goroutine, not a read loop, waits.
-	ctx, cancel := context.WithTimeout(b.ctx, b.cfg.PublishTimeout)
+	// The batch must reach Redis by the earliest deadline in it: go-redis
+	// honours it while getting or dialing a connection, so messages queued
+	// during an outage fail and are counted instead of going out late. Once
+	// written, the client's ReadTimeout bounds the wait for the replies
+	// (its ContextTimeoutEnabled option makes the deadline apply there
+	// too). Either way this goroutine, not a read loop, waits.
+	deadline := live[0].deadline
+	for _, it := range live[1:] {
+		if it.deadline.Before(deadline) {
+			deadline = it.deadline
+		}
+	}
+	ctx, cancel := context.WithDeadline(b.ctx, deadline)
 	defer cancel()
 	if len(live) == 1 {
 		it := live[0]

@@ -19,7 +19,7 @@ const (
 	idlePing = 5 * time.Second
 	// maxBackoff caps the wait between reconnection attempts, so the
 	// subscriber is back well within a second of Redis returning.
-	maxBackoff = 200 * time.Millisecond
+	maxBackoff = 100 * time.Millisecond
 	// maxBatch caps the channels of one SUBSCRIBE or UNSUBSCRIBE.
 	maxBatch = 1024
 )
