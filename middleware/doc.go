@@ -4,9 +4,20 @@
 // core.MiddlewareFunc, used hub-wide or per route like any Echo or Gin
 // middleware:
 //
-//	hub.Use(origin, limit, auth)                                 // every route
-//	e.GET("/ws", echows.Handler(hub, chat, origin, limit, auth)) // one Echo route
-//	r.GET("/ws", ginws.Handler(hub, chat, origin, limit, auth))  // one Gin route
+//	hub.Use(origin, limit, auth)                           // every route
+//	echows.WS(e, "/ws", hub, chat, origin, limit, auth)    // one Echo v4 route
+//	echo5ws.WS(e, "/ws", hub, chat, origin, limit, auth)   // one Echo v5 route
+//	ginws.WS(r, "/ws", hub, chat, origin, limit, auth)     // one Gin route
+//
+// Import it under a name that does not collide with the frameworks' own
+// middleware packages, which Echo apps import as "middleware":
+//
+//	import wsmw "github.com/rushws/rushws/middleware"
+//
+// Refusal errors say what was compared: the Origin received (quoted,
+// escaped, cut to 100 bytes) and the allowlist; where a token was looked
+// for, or where it came from and why it was refused. They never hold a
+// token.
 //
 // Each is configured with a Config struct in the frameworks' vocabulary
 // (Skipper, ErrorHandler, echo-jwt's TokenLookup, SigningKey, ContextKey

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -39,7 +40,8 @@ const maxTokenCandidates = 8
 
 // TokenError is why the JWT middleware refused a handshake: where the token
 // was found and the cause, which errors.Is and errors.As reach through
-// Unwrap. Its message never contains the token.
+// Unwrap. Its message never contains the token; it names the source it
+// came from, or the sources searched when none held one.
 type TokenError struct {
 	// Source is the TokenLookup source the token came from ("header",
 	// "query", "cookie", "param" or "subprotocol"), or "" when none held
@@ -48,14 +50,25 @@ type TokenError struct {
 	// Err is the cause: ErrTokenMissing, ErrUnknownKeyID, a jwt/v5 error,
 	// or what ParseTokenFunc returned.
 	Err error
+
+	where string // the source and its name, e.g. header "Authorization"
 }
 
-// Error implements error.
+// Error implements error: "jwt: looked in header \"Authorization\"" for a
+// missing token, "jwt: token from query \"token\": token is expired" for
+// a refused one.
 func (e *TokenError) Error() string {
-	if e.Source == "" {
-		return "rushws: jwt: " + e.Err.Error()
+	cause := strings.TrimPrefix(e.Err.Error(), "rushws: ")
+	switch {
+	case e.Source == "" && e.where != "" && errors.Is(e.Err, ErrTokenMissing):
+		return "jwt: looked in " + e.where
+	case e.Source == "":
+		return "jwt: " + cause
+	case e.where != "":
+		return "jwt: token from " + e.where + ": " + cause
+	default:
+		return "jwt: token from " + e.Source + ": " + cause
 	}
-	return "rushws: jwt from " + e.Source + ": " + e.Err.Error()
 }
 
 // Unwrap returns the cause.
@@ -188,6 +201,7 @@ func JWT(cfg JWTConfig) (core.MiddlewareFunc, error) {
 type jwtMiddleware struct {
 	cfg     JWTConfig
 	lookups []tokenLookup
+	looked  string // the lookups, for the error of a missing token
 	parser  *jwt.Parser
 	now     func() time.Time
 }
@@ -196,6 +210,7 @@ type tokenLookup struct {
 	source string // header, query, cookie, param, subprotocol
 	name   string
 	prefix string
+	where  string // for errors: source and name, e.g. header "Authorization"
 }
 
 func newJWT(cfg JWTConfig) (*jwtMiddleware, error) {
@@ -233,6 +248,16 @@ func newJWT(cfg JWTConfig) (*jwtMiddleware, error) {
 		errs = append(errs, err)
 	}
 	m.lookups = lookups
+	wheres := make([]string, len(lookups))
+	for i := range lookups {
+		l := &lookups[i]
+		l.where = l.source + " " + strconv.Quote(l.name)
+		if l.source == "subprotocol" {
+			l.where = "subprotocol " + strconv.Quote(cfg.SubprotocolPrefix)
+		}
+		wheres[i] = l.where
+	}
+	m.looked = strings.Join(wheres, ", ")
 	if cfg.ParseTokenFunc == nil {
 		errs = append(errs, m.checkKeys()...)
 		opts := []jwt.ParserOption{jwt.WithValidMethods([]string{cfg.SigningMethod}), jwt.WithTimeFunc(m.now)}
@@ -347,6 +372,7 @@ func parseTokenLookup(s string) ([]tokenLookup, error) {
 
 type candidate struct {
 	source string
+	where  string
 	value  string
 }
 
@@ -355,9 +381,9 @@ type candidate struct {
 func (m *jwtMiddleware) extract(c *core.Conn) []candidate {
 	r := c.Request()
 	var out []candidate
-	add := func(source, v string) bool {
+	add := func(l tokenLookup, v string) bool {
 		if v != "" {
-			out = append(out, candidate{source, v})
+			out = append(out, candidate{l.source, l.where, v})
 		}
 		return len(out) < maxTokenCandidates
 	}
@@ -371,24 +397,24 @@ func (m *jwtMiddleware) extract(c *core.Conn) []candidate {
 					}
 					v = v[n:]
 				}
-				if !add(l.source, v) {
+				if !add(l, v) {
 					return out
 				}
 			}
 		case "query":
 			for _, v := range r.URL.Query()[l.name] {
-				if !add(l.source, v) {
+				if !add(l, v) {
 					return out
 				}
 			}
 		case "cookie":
 			for _, ck := range r.CookiesNamed(l.name) {
-				if !add(l.source, ck.Value) {
+				if !add(l, ck.Value) {
 					return out
 				}
 			}
 		case "param":
-			if !add(l.source, c.Param(l.name)) {
+			if !add(l, c.Param(l.name)) {
 				return out
 			}
 		case "subprotocol":
@@ -396,7 +422,7 @@ func (m *jwtMiddleware) extract(c *core.Conn) []candidate {
 				for p := range strings.SplitSeq(v, ",") {
 					p = strings.TrimSpace(p)
 					if tok, ok := strings.CutPrefix(p, m.cfg.SubprotocolPrefix); ok {
-						if !add(l.source, tok) {
+						if !add(l, tok) {
 							return out
 						}
 					}
@@ -496,13 +522,13 @@ func (m *jwtMiddleware) keyFunc(t *jwt.Token) (any, error) {
 func (m *jwtMiddleware) authenticate(c *core.Conn) (any, time.Time, error) {
 	cands := m.extract(c)
 	if len(cands) == 0 {
-		return nil, time.Time{}, &TokenError{Err: ErrTokenMissing}
+		return nil, time.Time{}, &TokenError{Err: ErrTokenMissing, where: m.looked}
 	}
 	var last error
 	for _, cand := range cands {
 		v, err := m.parse(c, cand.value)
 		if err != nil {
-			last = &TokenError{Source: cand.source, Err: err}
+			last = &TokenError{Source: cand.source, Err: err, where: cand.where}
 			continue
 		}
 		exp, ok := expiry(v)
@@ -511,7 +537,7 @@ func (m *jwtMiddleware) authenticate(c *core.Conn) (any, time.Time, error) {
 		}
 		exp = exp.Add(m.cfg.Leeway)
 		if !exp.After(m.now()) { // only a ParseTokenFunc can get here
-			last = &TokenError{Source: cand.source, Err: jwt.ErrTokenExpired}
+			last = &TokenError{Source: cand.source, Err: jwt.ErrTokenExpired, where: cand.where}
 			continue
 		}
 		return v, exp, nil

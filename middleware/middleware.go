@@ -31,8 +31,8 @@ func afterNext(c *core.Conn, release func()) (deferred func()) {
 }
 
 // closeCodeFor is the close code that stands for a refusal after the
-// upgrade (DESIGN.md §3): 4401, 4403 and 4429 for 401, 403 and 429, else
-// 1008.
+// upgrade, so a browser can read the reason: 4401, 4403 and 4429 for 401,
+// 403 and 429, else 1008.
 func closeCodeFor(status int) int {
 	switch status {
 	case http.StatusUnauthorized:

@@ -83,7 +83,7 @@ func newOrigin(cfg OriginConfig) (*originMiddleware, error) {
 	if cfg.Skipper == nil {
 		cfg.Skipper = DefaultSkipper
 	}
-	o := &originMiddleware{cfg: cfg, exact: make(map[string]bool)}
+	o := &originMiddleware{cfg: cfg, exact: make(map[string]bool), allowlist: describeAllowlist(cfg.AllowOrigins)}
 	var errs []error
 	for _, s := range cfg.AllowOrigins {
 		r, err := parseOrigin(s, true)
@@ -107,6 +107,7 @@ type originMiddleware struct {
 	cfg       OriginConfig
 	exact     map[string]bool // scheme://host:port
 	wildcards []originRule
+	allowlist string // for refusal messages
 }
 
 // originRule is one parsed origin: lower-case scheme and host, and the
@@ -238,35 +239,71 @@ func (m *originMiddleware) middleware(next core.HandlerFunc) core.HandlerFunc {
 		if m.cfg.Skipper(c) {
 			return next(c)
 		}
-		var ok bool
+		var why string
 		switch vs := c.Request().Header.Values("Origin"); {
 		case len(vs) == 0:
-			ok = !m.cfg.DenyMissingOrigin
+			if m.cfg.DenyMissingOrigin {
+				why = "no Origin header, and DenyMissingOrigin is set"
+			}
 		case len(vs) > 1:
-			ok = false
+			why = strconv.Itoa(len(vs)) + " Origin headers"
 		case vs[0] == "null":
-			ok = m.cfg.InsecureAllowNullOrigin
+			if !m.cfg.InsecureAllowNullOrigin {
+				why = `origin "null" (a sandboxed or file:// page), and InsecureAllowNullOrigin is not set`
+			}
 		default:
-			ok = m.allowed(vs[0])
+			if !m.allowed(vs[0]) {
+				why = "origin " + quoteCut(vs[0], maxLoggedOrigin) + " matches none of " + m.allowlist
+			}
 		}
-		if !ok {
-			return m.refuse(c)
+		if why != "" {
+			return m.refuse(c, why)
 		}
 		c.MarkOriginChecked()
 		return next(c)
 	}
 }
 
-func (m *originMiddleware) refuse(c *core.Conn) error {
-	o := c.Origin()
-	if len(o) > 100 {
-		o = o[:100] + "..."
-	}
-	cause := fmt.Errorf("%w: %q", ErrOriginNotAllowed, o)
+func (m *originMiddleware) refuse(c *core.Conn, why string) error {
+	cause := &originError{why: why}
 	if m.cfg.ErrorHandler != nil {
 		if err := m.cfg.ErrorHandler(c, cause); err != nil {
 			return err
 		}
 	}
 	return &core.HTTPError{Status: http.StatusForbidden, Message: "origin not allowed", Reason: "origin", Err: cause}
+}
+
+// maxLoggedOrigin and maxLoggedAllowlist cut what a refusal's error
+// carries of the client's Origin and of the allowlist.
+const (
+	maxLoggedOrigin    = 100
+	maxLoggedAllowlist = 200
+)
+
+// originError says why an origin was refused: the Origin as received
+// (quoted, escaped and cut) and what it was compared with. errors.Is
+// matches ErrOriginNotAllowed.
+type originError struct{ why string }
+
+func (e *originError) Error() string        { return e.why }
+func (e *originError) Is(target error) bool { return target == ErrOriginNotAllowed }
+
+// quoteCut quotes s as Go would (escaping control and non-UTF-8 bytes),
+// after cutting it to n bytes.
+func quoteCut(s string, n int) string {
+	if len(s) <= n {
+		return strconv.Quote(s)
+	}
+	return strconv.Quote(s[:n]) + "..."
+}
+
+// describeAllowlist renders the allowlist for refusal messages, cut to a
+// sane length.
+func describeAllowlist(origins []string) string {
+	s := "the allowlist [" + strings.Join(origins, " ") + "]"
+	if len(s) > maxLoggedAllowlist {
+		s = s[:maxLoggedAllowlist] + "...]"
+	}
+	return s
 }
