@@ -1,25 +1,53 @@
 #!/usr/bin/env bash
-# run.sh builds each chat example, starts it on a free port, and drives it in
-# a real browser with chat.mjs (Debian's Chromium under playwright-core).
-# Run it from anywhere: bash e2e/run.sh. It exits non-zero if any app fails.
+# run.sh runs every end-to-end test with real clients; .ci/run calls it.
+# Run it from anywhere: bash e2e/run.sh. It installs what is missing
+# (Debian's chromium with apt-get, the npm packages with npm ci) and fails,
+# never skips, when something cannot run. In order:
+#
+#   1. tsc --noEmit on e2e/types/example.ts: client/rushws.d.ts types a
+#      typed app and catches its mistakes.
+#   2. node --test e2e/node/: the JS client (client/rushws.js) under Node's
+#      test runner, and the wire protocol through the npm ws package and
+#      wscat, against the Go test server (e2e/testserver).
+#   3. e2e/chat.mjs in Chromium against examples/echo-chat and
+#      examples/gin-chat, each then stopped with SIGTERM.
+#   4. e2e/demo.mjs in Chromium against examples/demo: chat, typing, stats,
+#      foreign origin, server kill and restart, token expiry; screenshots go
+#      to $RUSHWS_E2E_ARTIFACTS (default e2e/artifacts, kept by CI).
+#
+# (The second Go implementation, github.com/coder/websocket, chats with
+# both chat examples in their Go tests: go test ./examples/...)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
+artifacts=${RUSHWS_E2E_ARTIFACTS:-$root/e2e/artifacts}
+
+fail() { echo "e2e: $*" >&2; exit 1; }
+
+command -v node >/dev/null 2>&1 || fail "node is missing (Node.js 20 or later is needed)"
+command -v npm >/dev/null 2>&1 || fail "npm is missing"
+node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' ||
+	fail "Node.js $(node --version) is too old: 20 or later is needed"
 
 # Debian's Chromium; playwright's own browser download cannot work here.
-if ! command -v chromium >/dev/null 2>&1 && ! test -x /usr/bin/chromium; then
+if ! test -x "${CHROMIUM:-/usr/bin/chromium}"; then
 	echo "e2e: installing Chromium (apt-get install -y chromium)"
 	if [ "$(id -u)" -ne 0 ]; then
-		echo "e2e: Chromium is missing and this is not root: run 'apt-get install -y chromium'" >&2
-		exit 1
+		fail "Chromium is missing and this is not root: run 'apt-get install -y chromium'"
 	fi
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+	test -x "${CHROMIUM:-/usr/bin/chromium}" || fail "apt-get install chromium did not provide ${CHROMIUM:-/usr/bin/chromium}"
 fi
-if [ ! -d e2e/node_modules/playwright-core ]; then
-	(cd e2e && npm ci --no-audit --no-fund)
-fi
+
+# The npm packages, exactly as locked.
+for pkg in playwright-core ws wscat typescript; do
+	if [ ! -d "e2e/node_modules/$pkg" ]; then
+		(cd e2e && npm ci --no-audit --no-fund)
+		break
+	fi
+done
 
 tmp=$(mktemp -d)
 pids=()
@@ -33,9 +61,29 @@ cleanup() {
 trap cleanup EXIT
 
 failed=()
-for app in echo-chat gin-chat; do
-	echo "=== $app"
+
+echo "=== tsc --noEmit (client/rushws.d.ts on e2e/types/example.ts)"
+if (cd e2e && node node_modules/typescript/bin/tsc -p .); then
+	echo "ok   tsc"
+else
+	failed+=("tsc")
+fi
+
+echo "=== build the test server, the chat examples and the demo"
+go build -o "$tmp/testserver" ./e2e/testserver
+for app in echo-chat gin-chat demo; do
 	go build -o "$tmp/$app" "./examples/$app"
+done
+
+echo "=== node --test e2e/node/ (rushws.js, npm ws, wscat)"
+if RUSHWS_E2E_SERVER="$tmp/testserver" node --test --test-timeout=60000 e2e/node/; then
+	echo "ok   node --test"
+else
+	failed+=("node --test")
+fi
+
+for app in echo-chat gin-chat; do
+	echo "=== $app in Chromium"
 	GIN_MODE=release "$tmp/$app" -addr 127.0.0.1:0 >"$tmp/$app.log" 2>&1 &
 	pid=$!
 	pids+=("$pid")
@@ -84,6 +132,14 @@ for app in echo-chat gin-chat; do
 		failed+=("$app")
 	fi
 done
+
+echo "=== demo in Chromium (screenshots in $artifacts)"
+mkdir -p "$artifacts"
+if DEMO_BIN="$tmp/demo" ARTIFACTS="$artifacts" node e2e/demo.mjs; then
+	echo "ok   demo"
+else
+	failed+=("demo")
+fi
 
 if [ "${#failed[@]}" -gt 0 ]; then
 	echo "e2e: FAILED: ${failed[*]}" >&2

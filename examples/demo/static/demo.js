@@ -50,7 +50,7 @@ function onOpen(info) {
   if (info.reconnected) notice("reconnected");
   // Sent before the queued messages go out, so they land in the room.
   if (auth && room) join(room, true);
-  showQueued();
+  setTimeout(showQueued, 0); // the queue goes out right after "open" listeners
 }
 
 function onClose(info) {
