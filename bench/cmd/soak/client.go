@@ -33,24 +33,28 @@ func (k clientKind) String() string {
 // the join reply's sequence number and what arrived since.
 type track struct {
 	j, first, last, count uint64
+	gaps                  uint64 // messages skipped between two received
 	hasJ                  bool
-	ordered               bool
+	ordered               bool // every number was above the one before
 }
 
 func (t *track) add(s uint64) {
-	if t.count == 0 {
+	switch {
+	case t.count == 0:
 		t.first, t.ordered = s, true
-	} else if s != t.last+1 {
+	case s <= t.last:
 		t.ordered = false
+	case s > t.last+1:
+		t.gaps += s - t.last - 1
 	}
-	t.last = s
+	t.last = max(t.last, s)
 	t.count++
 }
 
 // exact checks a local membership: exactly the messages j+1..l, in order.
 func (t *track) exact(l uint64) error {
 	want := l - t.j
-	if t.count != want || (want > 0 && (t.first != t.j+1 || t.last != l || !t.ordered)) {
+	if t.count != want || (want > 0 && (t.first != t.j+1 || t.last != l || !t.ordered || t.gaps > 0)) {
 		return fmt.Errorf("got %d messages %d..%d (ordered %v), want %d..%d", t.count, t.first, t.last, t.ordered, t.j+1, l)
 	}
 	return nil
@@ -162,8 +166,13 @@ func (c *client) readLoop(stopAfterAck bool) {
 				t = &track{}
 				c.tracks[k] = t
 			}
+			gaps := t.gaps
 			t.add(m.S)
+			gapped := t.gaps > gaps
 			c.mu.Unlock()
+			if gapped && m.H != c.hub {
+				c.run.remoteGap(m.T)
+			}
 		case "d":
 			var n uint64
 			if err := json.Unmarshal(env.Data, &n); err != nil {
@@ -294,7 +303,7 @@ func (c *client) bye() error {
 		c.check(room, l)
 	}
 	c.mu.Lock()
-	if c.direct.count != rep.Direct || (rep.Direct > 0 && (c.direct.first != 1 || !c.direct.ordered)) {
+	if c.direct.count != rep.Direct || (rep.Direct > 0 && (c.direct.first != 1 || !c.direct.ordered || c.direct.gaps > 0)) {
 		c.errs = append(c.errs, fmt.Sprintf("direct: got %d (%d..%d, ordered %v), server sent %d",
 			c.direct.count, c.direct.first, c.direct.last, c.direct.ordered, rep.Direct))
 	}

@@ -59,6 +59,36 @@ type soakRun struct {
 
 	latency hist
 	remote  remoteTally
+
+	outageFrom, outageTo atomic.Int64 // unix nanoseconds of the Redis outage
+	gapsInOutage         atomic.Uint64
+	gapTimes             struct {
+		sync.Mutex
+		t []int64
+	}
+}
+
+// remoteGap records when a message that followed a cross-hub gap was sent.
+func (r *soakRun) remoteGap(sent int64) {
+	r.gapTimes.Lock()
+	r.gapTimes.t = append(r.gapTimes.t, sent)
+	r.gapTimes.Unlock()
+}
+
+// gapsOutsideOutage counts cross-hub gaps whose next message was sent
+// outside the Redis outage (stretched by the reconnect backoff).
+func (r *soakRun) gapsOutsideOutage() (in, out int) {
+	from, to := r.outageFrom.Load(), r.outageTo.Load()
+	r.gapTimes.Lock()
+	defer r.gapTimes.Unlock()
+	for _, t := range r.gapTimes.t {
+		if from > 0 && t >= from && t <= to+int64(10*time.Second) {
+			in++
+		} else {
+			out++
+		}
+	}
+	return in, out
 }
 
 func (r *soakRun) count(n *atomic.Uint64) { n.Add(1) }
@@ -104,11 +134,7 @@ func (t *remoteTally) add(tr *track) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.received += tr.count
-	if tr.count > 0 {
-		if span := tr.last - tr.first + 1; tr.ordered && span >= tr.count {
-			t.gaps += span - tr.count
-		}
-	}
+	t.gaps += tr.gaps
 	if !tr.ordered {
 		t.disorder++
 	}
@@ -320,11 +346,13 @@ func runSoak(cfg config) int {
 				return
 			}
 			t0 := time.Now()
+			r.outageFrom.Store(t0.UnixNano())
 			redisProc.stop()
 			time.Sleep(2 * time.Second)
 			if err := redisProc.start(); err != nil {
 				r.note("redis restart: %v", err)
 			}
+			r.outageTo.Store(time.Now().UnixNano())
 			restartNote = fmt.Sprintf("redis stopped at %v for %v", t0.Sub(start).Round(time.Second), time.Since(t0).Round(100*time.Millisecond))
 		}()
 	}
@@ -436,8 +464,9 @@ func runSoak(cfg config) int {
 	fmt.Printf("delivery latency of room messages: p50 %v p99 %v p99.9 %v (%d observed)\n",
 		r.latency.quantile(0.5).Round(time.Microsecond), r.latency.quantile(0.99).Round(time.Microsecond), r.latency.quantile(0.999).Round(time.Microsecond), r.latency.n)
 	if cfg.useRedis {
-		fmt.Printf("cross-hub: %d messages received through Redis, %d missing inside memberships, %d memberships out of order; %s\n",
-			r.remote.received, r.remote.gaps, r.remote.disorder, restartNote)
+		in, out := r.gapsOutsideOutage()
+		fmt.Printf("cross-hub: %d messages received through Redis, %d missing inside memberships (%d gaps during the outage, %d outside it), %d memberships out of order; %s\n",
+			r.remote.received, r.remote.gaps, in, out, r.remote.disorder, restartNote)
 		for _, b := range bstats {
 			fmt.Println(b)
 		}
