@@ -1,6 +1,7 @@
 package echows
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 
@@ -134,9 +135,17 @@ func handler(hub *core.Hub, fn core.HandlerFunc, mw []core.MiddlewareFunc, keys 
 				res.Header().Add(k, v)
 			}
 		}
-		return echo.NewHTTPError(he.Status, core.ErrorBody(he)).SetInternal(he)
+		return echo.NewHTTPError(he.Status, errorBody{he}).SetInternal(he)
 	}
 }
+
+// errorBody is the Message of the *echo.HTTPError a refusal returns: Echo's
+// error handler writes it as the JSON body {"status":...,"message":...},
+// and loggers print the plain message.
+type errorBody struct{ he *core.HTTPError }
+
+func (b errorBody) MarshalJSON() ([]byte, error) { return json.Marshal(core.ErrorBody(b.he)) }
+func (b errorBody) String() string               { return core.ErrorBody(b.he)["message"].(string) }
 
 // StatsHandler returns an Echo handler serving hub.Stats() as JSON. Protect
 // its route as you would any admin endpoint.

@@ -1,6 +1,7 @@
 package echows_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -219,5 +220,38 @@ func TestRouteMiddleware(t *testing.T) {
 	waitNoConnections(t, hub)
 	if st := hub.Stats(); len(st.Rejected) != 0 {
 		t.Errorf("Rejected = %v, want none: Echo refused before the hub", st.Rejected)
+	}
+}
+
+// TestRefusalErrorText: what Echo's loggers print for a refusal names the
+// status and the message once, with the rushws cause, and Echo's error
+// handler still writes the JSON body.
+func TestRefusalErrorText(t *testing.T) {
+	hub, _ := newHub(t, core.Config{})
+	e, _ := newEcho(t)
+	logged := make(chan string, 1)
+	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			err := next(c)
+			if err != nil {
+				logged <- err.Error()
+			}
+			return err
+		}
+	})
+	echows.WS(e, "/ws", hub, chat, func(core.HandlerFunc) core.HandlerFunc {
+		return func(*core.Conn) error { return core.NewHTTPError(http.StatusUnauthorized, "who are you?") }
+	})
+	srv, _ := startServer(t, e)
+	_, resp, err := tryDial(wsURL(srv, "/ws"), nil)
+	if err == nil || resp == nil {
+		t.Fatalf("dial: %v, want 401", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if got := string(bytes.TrimSpace(body)); got != `{"message":"who are you?","status":401}` {
+		t.Errorf("body = %s", got)
+	}
+	if got, want := <-logged, "code=401, message=who are you?, internal=rushws: handshake refused: 401 who are you?"; got != want {
+		t.Errorf("error text:\n got %s\nwant %s", got, want)
 	}
 }

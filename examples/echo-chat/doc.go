@@ -19,9 +19,16 @@
 // sends {"event":"chat","data":{"text":"..."}} (with "ack":n to get
 // {"ack":n,"data":{"ok":true}} back) and the whole room, sender included,
 // gets {"event":"chat","data":{"name","text","at"}}. When it leaves, the
-// room gets "left". SIGINT or SIGTERM closes every WebSocket with 1001 and
-// stops the server, waiting up to 10 seconds.
+// room gets "left".
 //
-// The chat itself, shared with gin-chat, is package
+// It is deployed as a server facing the internet should be: the HTTP
+// server has ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout and
+// MaxHeaderBytes (WebSockets are hijacked after the handshake and outlive
+// those timeouts), and client IPs are the peer address, never a spoofable
+// X-Forwarded-For (newApp says what to change behind a reverse proxy).
+// SIGINT or SIGTERM closes every WebSocket with 1001, then stops HTTP,
+// each step waiting up to 10 seconds.
+//
+// The chat itself, shared with echo5-chat and gin-chat, is package
 // examples/internal/chat; this command only wires it into its framework.
 package main

@@ -26,29 +26,33 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
 	flag.Parse()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if err := run(*addr, logger); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ln, err := net.Listen("tcp", *addr)
+	if err == nil {
+		fmt.Printf("listening on http://%s\n", ln.Addr())
+		err = run(ctx, ln, logger)
+	}
+	if err != nil {
 		logger.Error("echo-chat stopped", "err", err)
 		os.Exit(1)
 	}
 }
 
-// run serves the app on addr until SIGINT or SIGTERM, then shuts the hub
-// down before the HTTP server: http.Server.Shutdown does not wait for
-// hijacked (WebSocket) connections.
-func run(addr string, logger *slog.Logger) error {
+// shutdownTimeout bounds the graceful shutdown: WebSockets, then HTTP.
+const shutdownTimeout = 10 * time.Second
+
+// run serves the app on ln until ctx ends (SIGINT or SIGTERM), then shuts
+// the hub down before the HTTP server: http.Server.Shutdown does not wait
+// for hijacked (WebSocket) connections, and the hub's shutdown closes each
+// with 1001 "server shutting down".
+func run(ctx context.Context, ln net.Listener, logger *slog.Logger) error {
 	handler, hub, err := newApp(logger)
 	if err != nil {
+		_ = ln.Close()
 		return err
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
-	fmt.Printf("listening on http://%s\n", ln.Addr())
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	srv := newServer(handler, logger)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 
@@ -58,20 +62,36 @@ func run(addr string, logger *slog.Logger) error {
 		return err
 	case <-ctx.Done():
 	}
-	stop() // a second signal kills the process
 	logger.Info("shutting down")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	shutdown, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
-	if err := hub.Shutdown(ctx); err != nil {
+	if err := hub.Shutdown(shutdown); err != nil { // WebSockets first
 		logger.Warn("websocket connections did not close in time", "err", err)
 	}
-	if err := srv.Shutdown(ctx); err != nil {
+	if err := srv.Shutdown(shutdown); err != nil { // then HTTP
 		return err
 	}
 	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
+}
+
+// newServer returns the HTTP server for handler, with the limits a server
+// facing the internet needs. The timeouts cover HTTP requests only: a
+// WebSocket connection is hijacked from the server after its handshake and
+// lives by the hub's own deadlines (heartbeats, write timeout), so a long
+// chat outlives ReadTimeout.
+func newServer(handler http.Handler, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 5 * time.Second,  // slow headers (slowloris)
+		ReadTimeout:       30 * time.Second, // slow bodies on other routes
+		WriteTimeout:      30 * time.Second, // slow readers of other routes
+		IdleTimeout:       60 * time.Second, // idle keep-alive connections
+		MaxHeaderBytes:    16 << 10,         // 431 for more header bytes
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
 }
 
 // newApp builds the Echo app and its hub without listening, so tests can
@@ -85,15 +105,21 @@ func newApp(logger *slog.Logger) (http.Handler, *core.Hub, error) {
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
+	// Clients connect directly: c.RealIP() (logged below, and what rate
+	// limits key on) is the peer address, whatever X-Forwarded-For says.
+	// Behind a reverse proxy, trust its range instead, e.g.
+	// echo.ExtractIPFromXFFHeader(echo.TrustIPRange(proxyNet)).
+	e.IPExtractor = echo.ExtractIPDirect()
 	e.Use(middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
 		LogMethod:   true,
 		LogURIPath:  true, // the path only: query strings may carry credentials
+		LogRemoteIP: true,
 		LogStatus:   true,
 		LogLatency:  true,
 		LogError:    true,
 		HandleError: true,
 		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
-			attrs := []any{"method", v.Method, "path", v.URIPath, "status", v.Status, "latency", v.Latency}
+			attrs := []any{"method", v.Method, "path", v.URIPath, "ip", v.RemoteIP, "status", v.Status, "latency", v.Latency}
 			if v.Error != nil {
 				attrs = append(attrs, "err", v.Error)
 			}
@@ -107,7 +133,7 @@ func newApp(logger *slog.Logger) (http.Handler, *core.Hub, error) {
 		c.Response().Header().Set("X-Content-Type-Options", "nosniff")
 		return c.HTMLBlob(http.StatusOK, page)
 	})
-	e.GET("/ws/:room", echows.Handler(hub, chat.Handle, chat.ValidRoom))
+	echows.WS(e, "/ws/:room", hub, chat.Handle, chat.ValidRoom)
 	e.GET("/api/ws/stats", echows.StatsHandler(hub))
 	e.GET("/api/ws/rooms", echows.RoomsHandler(hub))
 	e.GET(chat.ClientPath, echo.WrapHandler(client.Handler())) // the JS client the page imports
