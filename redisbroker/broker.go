@@ -260,6 +260,9 @@ func (b *Broker) Publish(ctx context.Context, m core.BrokerMessage) error {
 			return fmt.Errorf("%w: excluded room %q", ErrInvalidTarget, cut(r))
 		}
 	}
+	if m.CloseCode != 0 && (m.CloseCode < 1000 || m.CloseCode > 4999) {
+		return fmt.Errorf("redisbroker: close code %d is not 1000 to 4999", m.CloseCode)
+	}
 	it.payload = encode(make([]byte, 0, encodedSize(&m)), &m)
 	it.deadline = time.Now().Add(b.cfg.PublishTimeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(it.deadline) {

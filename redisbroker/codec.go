@@ -12,7 +12,8 @@ import (
 // Wire format of a message on a channel, version 1:
 //
 //	byte 0       magic 0xB1 (format and version)
-//	byte 1       flags: 1 binary payload, 2 everyone (All)
+//	byte 1       flags: 1 binary payload, 2 everyone (All), 4 close command
+//	uvarint      close code, only with flag 4
 //	str          publishing hub ID
 //	list         rooms
 //	str          target connection ID ("" if none)
@@ -27,6 +28,7 @@ const (
 	magic      = 0xB1
 	flagBinary = 1
 	flagAll    = 2
+	flagClose  = 4
 )
 
 // errMalformed is the cause of every decode failure.
@@ -41,7 +43,13 @@ func encode(dst []byte, m *core.BrokerMessage) []byte {
 	if m.All {
 		flags |= flagAll
 	}
+	if m.CloseCode != 0 {
+		flags |= flagClose
+	}
 	dst = append(dst, magic, flags)
+	if m.CloseCode != 0 {
+		dst = binary.AppendUvarint(dst, uint64(m.CloseCode))
+	}
 	dst = appendStr(dst, m.Hub)
 	dst = appendList(dst, m.Rooms)
 	dst = appendStr(dst, m.Conn)
@@ -52,7 +60,7 @@ func encode(dst []byte, m *core.BrokerMessage) []byte {
 
 // encodedSize returns an upper bound of len(encode(nil, m)).
 func encodedSize(m *core.BrokerMessage) int {
-	n := 2 + 3*binary.MaxVarintLen64 + len(m.Hub) + len(m.Conn) + len(m.Data)
+	n := 2 + 4*binary.MaxVarintLen64 + len(m.Hub) + len(m.Conn) + len(m.Data)
 	for _, l := range [][]string{m.Rooms, m.Except, m.ExceptRooms} {
 		n += binary.MaxVarintLen64
 		for _, s := range l {
@@ -84,12 +92,19 @@ func decode(b []byte) (core.BrokerMessage, error) {
 		return m, fmt.Errorf("%w: unknown format", errMalformed)
 	}
 	flags := b[1]
-	if flags&^(flagBinary|flagAll) != 0 {
+	if flags&^(flagBinary|flagAll|flagClose) != 0 {
 		return m, fmt.Errorf("%w: unknown flags %#x", errMalformed, flags)
 	}
 	d := decoder{b: b[2:]}
 	m.Binary = flags&flagBinary != 0
 	m.All = flags&flagAll != 0
+	if flags&flagClose != 0 {
+		code := d.uvarint()
+		if d.err == nil && (code < 1000 || code > 4999) {
+			return m, fmt.Errorf("%w: close code %d out of range", errMalformed, code)
+		}
+		m.CloseCode = int(code)
+	}
 	m.Hub = d.str()
 	m.Rooms = d.list()
 	m.Conn = d.str()
@@ -105,7 +120,8 @@ func decode(b []byte) (core.BrokerMessage, error) {
 	case m.Conn != "" && !validHubID(core.HubOf(m.Conn)):
 		return core.BrokerMessage{}, fmt.Errorf("%w: bad connection ID", errMalformed)
 	case !m.Binary && !utf8.Valid(m.Data):
-		// A browser fails the whole connection on invalid UTF-8 text.
+		// A browser fails the whole connection on invalid UTF-8 text (or
+		// close reason).
 		return core.BrokerMessage{}, fmt.Errorf("%w: text payload is not valid UTF-8", errMalformed)
 	}
 	for _, l := range [][]string{m.Rooms, m.ExceptRooms} {
