@@ -61,7 +61,6 @@ type soakRun struct {
 	remote  remoteTally
 
 	outageFrom, outageTo atomic.Int64 // unix nanoseconds of the Redis outage
-	gapsInOutage         atomic.Uint64
 	gapTimes             struct {
 		sync.Mutex
 		t []int64
