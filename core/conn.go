@@ -30,9 +30,9 @@ type Conn struct {
 	hub         *Hub
 	id          string
 	ip          string
-	method      string
-	url         *url.URL
-	header      http.Header
+	url         *url.URL    // the request's, until keepRequest
+	header      http.Header // the request's, until keepRequest
+	kept        string      // the bounded copy keepRequest makes
 	host        string
 	remoteAddr  string
 	params      []Param
@@ -78,7 +78,6 @@ type Conn struct {
 	acks        map[uint64]AckFunc
 	nextAck     uint64
 	warnedSlow  bool
-	event       string // the event being handled, for logs; read goroutine only
 }
 
 type connState uint8
@@ -130,7 +129,7 @@ func (c *Conn) IP() string { return c.ip }
 func (c *Conn) UserAgent() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.header.Get("User-Agent")
+	return c.headerLocked("User-Agent")
 }
 
 // Origin returns the Origin header of the handshake, empty for most
@@ -138,7 +137,7 @@ func (c *Conn) UserAgent() string {
 func (c *Conn) Origin() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.header.Get("Origin")
+	return c.headerLocked("Origin")
 }
 
 // Request returns the handshake request: method, URL with its query,
@@ -152,17 +151,18 @@ func (c *Conn) Origin() string {
 func (c *Conn) Request() *http.Request {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	u, header := c.requestLocked()
 	r := &http.Request{
-		Method:     c.method,
-		URL:        c.url,
+		Method:     http.MethodGet, // the only method a handshake may use
+		URL:        u,
 		Proto:      "HTTP/1.1",
 		ProtoMajor: 1,
 		ProtoMinor: 1,
-		Header:     c.header,
+		Header:     header,
 		Body:       http.NoBody,
 		Host:       c.host,
 		RemoteAddr: c.remoteAddr,
-		RequestURI: c.url.RequestURI(),
+		RequestURI: u.RequestURI(),
 	}
 	return r.WithContext(c.contextLocked())
 }

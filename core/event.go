@@ -334,7 +334,7 @@ func (c *Conn) dispatchText(data []byte) error {
 		ack = *env.Ack
 	}
 	if !ValidEventName(name) {
-		return c.reply(ack, nil, &EventError{Code: CodeBadRequest, Message: "invalid event name"})
+		return c.reply(ack, nil, &EventError{Code: CodeBadRequest, Message: "invalid event name"}, "")
 	}
 	c.mu.Lock()
 	e, ok := c.events[name]
@@ -349,18 +349,15 @@ func (c *Conn) dispatchText(data []byte) error {
 		if raw != nil {
 			return c.callRaw(raw, TextMessage, data)
 		}
-		return c.reply(ack, nil, &EventError{Code: CodeUnknownEvent, Message: "no handler for event " + strconv.Quote(truncateReason(name))})
+		return c.reply(ack, nil, &EventError{Code: CodeUnknownEvent, Message: "no handler for event " + strconv.Quote(truncateReason(name))}, "")
 	}
 	if len(env.Data) == 0 {
 		env.Data = json.RawMessage("null")
 	}
 	c.dispatching.Store(true)
-	c.event = name
 	res, err := e.fn(c, env.Data)
 	c.dispatching.Store(false)
-	err = c.reply(ack, res, err)
-	c.event = ""
-	return err
+	return c.reply(ack, res, err, name)
 }
 
 // dispatchRaw hands a frame to the raw handler, or reports the error code
@@ -372,30 +369,20 @@ func (c *Conn) dispatchRaw(mt int, data []byte, code, message string) error {
 	if raw != nil {
 		return c.callRaw(raw, mt, data)
 	}
-	return c.reply(0, nil, &EventError{Code: code, Message: message})
+	return c.reply(0, nil, &EventError{Code: code, Message: message}, "")
 }
 
 func (c *Conn) callRaw(fn MessageFunc, mt int, data []byte) error {
 	c.dispatching.Store(true)
-	c.event = "(raw message handler)"
 	err := fn(c, mt, data)
 	c.dispatching.Store(false)
-	err = c.reply(0, nil, err)
-	c.event = ""
-	return err
+	return c.reply(0, nil, err, "(raw message handler)")
 }
 
-// handlerName names the handler running on the read goroutine, for logs.
-func (c *Conn) handlerName() string {
-	if c.event == "" {
-		return "(filter)"
-	}
-	return c.event
-}
-
-// reply answers an ack (when ack > 0) or reports err as an error event. A
+// reply answers an ack (when ack > 0) or reports err, returned by the named
+// handler (an event name, for logs), as an error event. A
 // *CloseError is returned to the read loop, which closes the connection.
-func (c *Conn) reply(ack uint64, res any, err error) error {
+func (c *Conn) reply(ack uint64, res any, err error, handler string) error {
 	if ack == 0 && err == nil {
 		return nil // the common case, without the allocations of errors.As
 	}
@@ -406,7 +393,7 @@ func (c *Conn) reply(ack uint64, res any, err error) error {
 	var ee *EventError
 	if err != nil && !errors.As(err, &ee) {
 		c.hub.stats.errors.Add(1)
-		c.hub.log.Error("rushws: handler error", "conn", c.id, "event", c.handlerName(), "err", err)
+		c.hub.log.Error("rushws: handler error", "conn", c.id, "event", handler, "err", err)
 		ee = &EventError{Code: CodeInternal, Message: "internal error"}
 	}
 	var b []byte

@@ -275,7 +275,6 @@ func (h *Hub) newConn(r *http.Request, info ConnInfo) *Conn {
 		hub:         h,
 		id:          h.newID(),
 		ip:          ip,
-		method:      http.MethodGet, // checked; r.Method would keep the request line alive
 		url:         r.URL,
 		header:      r.Header,
 		host:        r.Host,

@@ -158,7 +158,7 @@ func (c *Conn) dispatch(mt int, data []byte) (err error) {
 			if errors.Is(err, ErrDropMessage) {
 				return nil
 			}
-			return c.reply(0, nil, err)
+			return c.reply(0, nil, err, "(filter)")
 		}
 	}
 	if mt == websocket.TextMessage {

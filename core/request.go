@@ -1,6 +1,7 @@
 package core
 
 import (
+	"encoding/binary"
 	"net/http"
 	"net/url"
 	"slices"
@@ -21,27 +22,27 @@ var handshakeOnly = map[string]bool{
 // kept). The budget is Config.KeepRequestBytes: the URL first (without its
 // query when URL and query together exceed the budget, and cut to the budget
 // when the path alone does), then Origin and User-Agent, then the other
-// headers in name order, each value kept while it fits. Every string is
-// copied, so nothing of the request's own buffers stays reachable.
+// headers in name order, each value kept while it fits.
+//
+// The copy is one string of length-prefixed parts rather than a URL and a
+// header map: an idle connection then holds a few dozen bytes for it, not
+// several hundred. Request, UserAgent and Origin read it back.
 func (c *Conn) keepRequest() {
 	budget := c.hub.cfg.KeepRequestBytes
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	src, hdr := c.url, c.header
-	u := &url.URL{Path: strings.Clone(src.Path), RawPath: strings.Clone(src.RawPath), RawQuery: strings.Clone(src.RawQuery)}
-	if len(u.Path)+len(u.RawPath)+len(u.RawQuery) > budget {
-		u.RawQuery = ""
+	path, rawPath, query := c.url.Path, c.url.RawPath, c.url.RawQuery
+	if len(path)+len(rawPath)+len(query) > budget {
+		query = ""
 	}
-	if len(u.Path)+len(u.RawPath) > budget {
-		u.Path, u.RawPath = cutUTF8(u.Path, budget), ""
+	if len(path)+len(rawPath) > budget {
+		path, rawPath = cutUTF8(path, budget), ""
 	}
-	budget -= len(u.Path) + len(u.RawPath) + len(u.RawQuery)
-	if len(c.host) > 256 {
-		c.host = cutUTF8(c.host, 256)
-	}
-	c.host = strings.Clone(c.host)
+	budget -= len(path) + len(rawPath) + len(query)
+	c.host = strings.Clone(cutUTF8(c.host, 256))
 	c.remoteAddr = strings.Clone(c.remoteAddr)
 
+	hdr := c.header
 	names := make([]string, 0, len(hdr))
 	for name := range hdr {
 		if !handshakeOnly[name] && name != "Origin" && name != "User-Agent" {
@@ -50,7 +51,8 @@ func (c *Conn) keepRequest() {
 	}
 	slices.Sort(names)
 	names = append([]string{"Origin", "User-Agent"}, names...)
-	kept := make(http.Header, min(len(names), 8))
+	b := make([]byte, 0, 64)
+	b = appendPart(appendPart(appendPart(b, path), rawPath), query)
 	for _, name := range names {
 		for _, v := range hdr[name] {
 			cost := len(name) + len(v)
@@ -58,10 +60,67 @@ func (c *Conn) keepRequest() {
 				continue
 			}
 			budget -= cost
-			kept[name] = append(kept[name], strings.Clone(v))
+			b = appendPart(appendPart(b, name), v)
 		}
 	}
-	c.url, c.header = u, kept
+	c.kept = string(b)
+	c.url, c.header = nil, nil
+}
+
+// appendPart appends s with its length before it.
+func appendPart(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// nextPart returns the first part of kept and the rest.
+func nextPart(kept string) (part, rest string) {
+	n, w := binary.Uvarint([]byte(kept[:min(len(kept), binary.MaxVarintLen64)]))
+	if w <= 0 || uint64(len(kept)-w) < n {
+		return "", ""
+	}
+	return kept[w : w+int(n)], kept[w+int(n):]
+}
+
+// requestLocked returns the handshake's URL and headers: the request's own
+// until keepRequest, the kept copy after. c.mu is held.
+func (c *Conn) requestLocked() (*url.URL, http.Header) {
+	if c.url != nil {
+		return c.url, c.header
+	}
+	u := &url.URL{}
+	rest := c.kept
+	u.Path, rest = nextPart(rest)
+	u.RawPath, rest = nextPart(rest)
+	u.RawQuery, rest = nextPart(rest)
+	h := make(http.Header)
+	for rest != "" {
+		var name, v string
+		name, rest = nextPart(rest)
+		v, rest = nextPart(rest)
+		h[name] = append(h[name], v)
+	}
+	return u, h
+}
+
+// headerLocked returns the first value of a request header, from the
+// request or the kept copy. c.mu is held.
+func (c *Conn) headerLocked(name string) string {
+	if c.url != nil {
+		return c.header.Get(name)
+	}
+	_, rest := nextPart(c.kept)
+	_, rest = nextPart(rest)
+	_, rest = nextPart(rest)
+	for rest != "" {
+		var n, v string
+		n, rest = nextPart(rest)
+		v, rest = nextPart(rest)
+		if n == name {
+			return v
+		}
+	}
+	return ""
 }
 
 // cutUTF8 cuts s to at most n bytes without splitting a UTF-8 sequence.

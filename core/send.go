@@ -346,7 +346,9 @@ func (c *Conn) drain(inline bool) {
 			return
 		}
 		if len(c.queue) == 0 || c.state == stateClosed {
+			// An idle connection keeps no queue array.
 			c.dropQueueLocked()
+			c.queue, c.spare = nil, nil
 			c.writing = false
 			c.resumeLocked(true)
 			if c.writerDone != nil {
