@@ -170,6 +170,7 @@ async function main() {
   await waitText(a, "page A", "#stat-connections", "=2", "shows 2 connections");
   await waitText(a, "page A", "#stat-rooms", "=1", "shows 1 room");
   step = "let the chart fill";
+  await a.bringToFront(); // a background tab's timing is throttled
   for (let i = 0; i < 6; i++) {
     await a.fill("#echo-text", `ping ${i}`);
     await a.press("#echo-text", "Enter");

@@ -32,10 +32,18 @@ function start() {
   client.on("close", mine(onClose));
   client.on("error", mine(onError));
   client.on("hello", mine(onHello));
-  client.on("joined", mine((p) => notice(`${p.name} joined ${p.room} (${p.members} here)`)));
+  client.on("joined", mine((p) => {
+    notice(`${p.name} joined ${p.room} (${p.members} here)`);
+    if (p.room === room) showMembers([...members, p.name]);
+  }));
   client.on("left", mine((p) => {
     notice(`${p.name} left ${p.room} (${p.members} here)`);
     setTyping(p.name, false);
+    if (p.room === room) {
+      const rest = [...members];
+      rest.splice(rest.indexOf(p.name), rest.includes(p.name) ? 1 : 0);
+      showMembers(rest);
+    }
   }));
   client.on("chat", mine(onChat));
   client.on("typing", mine((t) => setTyping(t.name, t.typing)));
@@ -145,12 +153,19 @@ async function join(name, quiet) {
     const reply = await ws.emitWithAck("join", { room: name }, { timeout: 10_000 });
     room = reply.room;
     $("room").value = room;
-    $("who").textContent = `In ${room} with ${reply.members.join(", ")}`;
+    showMembers(reply.members);
     showUser();
     if (!quiet) notice(`you are in ${room}`);
   } catch (err) {
     notice(`cannot join ${name}: ${err.message}`, "error");
   }
+}
+
+// members are the names in the room (a name twice for two tabs).
+let members = [];
+function showMembers(list) {
+  members = list;
+  $("who").textContent = `In ${room} with ${[...new Set(members)].sort().join(", ")}`;
 }
 
 function onChat(m) {
