@@ -531,6 +531,7 @@ func (c *Conn) writeCompressed(batch []outbound) (msgs, bytes uint64, ok bool) {
 		}
 		var err error
 		_ = c.ws.SetWriteDeadline(deadline)
+		c.writeStart.Store(time.Now().UnixNano())
 		switch {
 		case o.isData():
 			mt := TextMessage
@@ -543,6 +544,7 @@ func (c *Conn) writeCompressed(batch []outbound) (msgs, bytes uint64, ok bool) {
 		default:
 			err = c.ws.WriteControl(int(o.op), o.payload(), deadline)
 		}
+		c.writeStart.Store(0)
 		if err != nil {
 			c.kill(CloseAbnormal, "write failed")
 			return msgs, bytes, false
