@@ -1,0 +1,142 @@
+package snippets
+
+import (
+	"go/format"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+func TestExtract(t *testing.T) {
+	tests := []struct {
+		name    string
+		md      string
+		want    []string // names
+		wantErr string
+	}{
+		{
+			name: "marked and unmarked blocks",
+			md:   "# t\n<!-- snippet: one -->\n```go\npackage main\n```\n\n```go\nignored\n```\n<!-- snippet: two -->\n\n```go\npackage main\n```\n",
+			want: []string{"one", "two"},
+		},
+		{name: "marker before another language", md: "<!-- snippet: x -->\n```js\n```\n", wantErr: "want a ```go fence"},
+		{name: "unclosed", md: "<!-- snippet: x -->\n```go\npackage main\n", wantErr: "not closed"},
+		{name: "name twice", md: "<!-- snippet: x -->\n```go\n```\n<!-- snippet: x -->\n```go\n```\n", wantErr: "already marked on line 1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Extract([]byte(tt.md))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, s := range got {
+				names = append(names, s.Name)
+			}
+			if strings.Join(names, ",") != strings.Join(tt.want, ",") {
+				t.Errorf("names = %v, want %v", names, tt.want)
+			}
+		})
+	}
+}
+
+// TestREADME builds every marked snippet of README.md as a program of a
+// module of its own that requires this repository (by a replace directive)
+// at the versions of its go.mod, the way a user pastes it into a new
+// project, and vets it.
+func TestREADME(t *testing.T) {
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	snips, err := Extract(readme)
+	if err != nil {
+		t.Fatalf("README.md: %v", err)
+	}
+	if len(snips) < 5 {
+		t.Fatalf("README.md has %d marked snippets, want the quick starts and auth programs (at least 5)", len(snips))
+	}
+	gomod, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gosum, err := os.ReadFile(filepath.Join(root, "go.sum"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	modLine := regexp.MustCompile(`(?m)^module .*$`)
+	mod := modLine.ReplaceAllString(string(gomod), "module example.com/readme")
+	mod += "\nrequire github.com/rushws/rushws v0.0.0\n\nreplace github.com/rushws/rushws => " + root + "\n"
+
+	dir := t.TempDir()
+	write := func(name string, data []byte) {
+		t.Helper()
+		path := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("go.mod", []byte(mod))
+	write("go.sum", gosum)
+	for _, s := range snips {
+		if !strings.HasPrefix(strings.TrimSpace(s.Code), "package main") {
+			t.Errorf("snippet %q (README.md line %d) is not a whole program: it must start with package main", s.Name, s.Line)
+		}
+		if formatted, err := format.Source([]byte(s.Code)); err == nil && string(formatted) != s.Code {
+			t.Errorf("snippet %q (README.md line %d) is not gofmt-formatted", s.Name, s.Line)
+		}
+		write(filepath.Join(s.Name, "main.go"), []byte(s.Code))
+	}
+
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("the go command is needed to build the README snippets: %v", err)
+	}
+	cmd := exec.Command(goTool, "vet", "./...")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("README snippets do not build as pasted (%v):\n%s", err, mapLines(string(out), snips))
+	}
+}
+
+// mapLines points build errors at the README: "quickstart-echo/main.go:12"
+// gets the README line of that snippet's line 12 beside it.
+func mapLines(out string, snips []Snippet) string {
+	at := map[string]int{}
+	for _, s := range snips {
+		at[s.Name] = s.Line + 2 // the marker, the fence, then line 1
+	}
+	re := regexp.MustCompile(`([a-z0-9-]+)/main\.go:(\d+)`)
+	return re.ReplaceAllStringFunc(out, func(m string) string {
+		sub := re.FindStringSubmatch(m)
+		n, _ := strconv.Atoi(sub[2])
+		if base, ok := at[sub[1]]; ok {
+			return m + " (README.md:" + strconv.Itoa(base+n-1) + ")"
+		}
+		return m
+	})
+}
