@@ -25,8 +25,10 @@
 // and may refuse with an *HTTPError. The hub then checks the Origin (same
 // origin only, unless Config or an origin middleware decides), upgrades,
 // runs the route handler once, starts the connection's read goroutine and
-// returns from the HTTP handler, keeping nothing of the request but the facts
-// a Conn reports.
+// returns from the HTTP handler, keeping nothing of the request but a bounded
+// copy of its URL and headers (Config.KeepRequestBytes) and the facts a Conn
+// reports. A route handler that blocks holds back its own connection's
+// reads, never Shutdown or Close.
 //
 // # Wire protocol
 //
@@ -39,7 +41,8 @@
 // event envelopes, binary frames, and events without a handler go to the raw
 // handler (Conn.OnMessage) when there is one. Invalid UTF-8 text closes the
 // connection with 1007, a message over Config.ReadLimit with 1009, a
-// handler panic with 1011, a slow consumer with 1008, shutdown with 1001.
+// handler panic with 1011, a slow consumer with 1008, shutdown with 1001, a
+// malformed frame with 1002.
 //
 // # Concurrency
 //
@@ -47,9 +50,19 @@
 // has one read goroutine, which runs its filters, event handlers and raw
 // handler one message at a time in arrival order, and at most one write
 // goroutine, which exists only while the connection's send queue holds
-// something. An idle connection therefore costs one goroutine. Sends never
-// block: they queue, and a full queue applies Config.SlowConsumer to that
-// connection alone. The heartbeat is one hub goroutine for all connections,
-// started with the first connection and stopped by Shutdown or Close.
-// After Shutdown or Close returns, no goroutine of the hub remains.
+// something. An idle connection therefore costs one goroutine. The writer
+// frames server messages itself and hands every queued frame to the kernel
+// in one writev per wake-up; a broadcast is framed once for all members.
+//
+// Sends never block: they queue. A queue over Config.SendQueueBytes is full,
+// and Config.SlowConsumer applies to that connection alone, only when its
+// peer's socket has taken nothing for Config.SlowConsumerGrace or the queue
+// holds twice its bound; a slow peer gets the frame in flight completed and
+// then 1008. While a connection's writer is behind, its read goroutine
+// pauses, so a client that sends faster than it reads is slowed by TCP.
+// The heartbeat is one hub goroutine for all connections, started with the
+// first connection and stopped by Shutdown or Close. Shutdown returns by the
+// time its context ends whatever handlers do; after Shutdown or Close
+// returns, no goroutine of the hub remains but for route handlers that have
+// not returned.
 package core
