@@ -131,7 +131,8 @@ func (e *CloseError) Error() string {
 // Unwrap returns the underlying cause.
 func (e *CloseError) Unwrap() error { return e.Err }
 
-// Error codes carried by error events and ack errors (DESIGN.md §3).
+// Error codes carried by error events and ack errors, part of the wire
+// protocol.
 const (
 	CodeBadRequest   = "bad_request"
 	CodeUnknownEvent = "unknown_event"
@@ -158,7 +159,8 @@ func NewEventError(code, message string) *EventError {
 	return &EventError{Code: code, Message: message}
 }
 
-// WebSocket close codes used by the hub (DESIGN.md §3).
+// WebSocket close codes used by the hub. The 44xx codes let a browser, which
+// sees only 1006 for a refused handshake, read why it was closed.
 const (
 	CloseNormal          = 1000
 	CloseGoingAway       = 1001
