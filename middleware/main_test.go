@@ -18,7 +18,9 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/gorilla/websocket"
 	"github.com/labstack/echo/v4"
+	echo5 "github.com/labstack/echo/v5"
 	"github.com/rushws/rushws/core"
+	"github.com/rushws/rushws/echo5ws"
 	"github.com/rushws/rushws/echows"
 	"github.com/rushws/rushws/ginws"
 	"github.com/rushws/rushws/wstest"
@@ -61,6 +63,13 @@ var adapters = []adapter{
 		e := echo.New()
 		e.IPExtractor = echo.ExtractIPFromXFFHeader() // trusts loopback and private ranges
 		e.GET("/ws", echows.Handler(hub, fn, mw...))
+		return e
+	}},
+	{"echo5", func(hub *core.Hub, fn core.HandlerFunc, mw ...core.MiddlewareFunc) http.Handler {
+		e := echo5.New()
+		e.Logger = slog.New(slog.DiscardHandler)
+		e.IPExtractor = echo5.ExtractIPFromXFFHeader() // trusts loopback and private ranges
+		echo5ws.WS(e, "/ws", hub, fn, mw...)
 		return e
 	}},
 	{"gin", func(hub *core.Hub, fn core.HandlerFunc, mw ...core.MiddlewareFunc) http.Handler {
