@@ -1,5 +1,5 @@
-// chat.mjs drives a running chat example (examples/echo-chat or
-// examples/gin-chat) in a real browser: Debian's Chromium under
+// chat.mjs drives a running chat example (examples/echo-chat, gin-chat or
+// echo5-chat) in a real browser: Debian's Chromium under
 // playwright-core. Two tabs open the page, which connects on load, in room
 // "lobby" under different names and chat both ways; each must see the
 // other's message, rendered as text.

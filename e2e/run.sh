@@ -9,8 +9,8 @@
 #   2. node --test e2e/node/: the JS client (client/rushws.js) under Node's
 #      test runner, and the wire protocol through the npm ws package and
 #      wscat, against the Go test server (e2e/testserver).
-#   3. e2e/chat.mjs in Chromium against examples/echo-chat and
-#      examples/gin-chat, each then stopped with SIGTERM.
+#   3. e2e/chat.mjs in Chromium against examples/echo-chat, gin-chat and
+#      echo5-chat, each then stopped with SIGTERM.
 #   4. e2e/demo.mjs in Chromium against examples/demo: chat, typing, stats,
 #      foreign origin, server kill and restart, token expiry; screenshots go
 #      to $RUSHWS_E2E_ARTIFACTS (default e2e/artifacts, kept by CI).
@@ -71,7 +71,7 @@ fi
 
 echo "=== build the test server, the chat examples and the demo"
 go build -o "$tmp/testserver" ./e2e/testserver
-for app in echo-chat gin-chat demo; do
+for app in echo-chat gin-chat echo5-chat demo; do
 	go build -o "$tmp/$app" "./examples/$app"
 done
 
@@ -82,7 +82,7 @@ else
 	failed+=("node --test")
 fi
 
-for app in echo-chat gin-chat; do
+for app in echo-chat gin-chat echo5-chat; do
 	echo "=== $app in Chromium"
 	GIN_MODE=release "$tmp/$app" -addr 127.0.0.1:0 >"$tmp/$app.log" 2>&1 &
 	pid=$!
