@@ -77,14 +77,17 @@ type Adapter struct {
 	// Required.
 	Mount func(t *testing.T, hub *core.Hub, app App) http.Handler
 	// ProxyHeaders reports whether the framework can take the client IP
-	// from a trusted proxy's X-Forwarded-For.
+	// from a trusted proxy's X-Forwarded-For. Optional. Default false: the
+	// trusted-proxy case is skipped.
 	ProxyHeaders bool
 	// Values reports whether the framework's middleware can hand values to
-	// the connection.
+	// the connection. Optional. Default false: the values cases are
+	// skipped.
 	Values bool
 	// EncodedSlashNotFound reports that the router, as configured by
 	// Mount, matches routes on the decoded path, so a param holding %2F
-	// finds no route (404) rather than arriving decoded.
+	// finds no route (404) rather than arriving decoded. Optional. Default
+	// false.
 	EncodedSlashNotFound bool
 }
 
