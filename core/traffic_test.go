@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -22,17 +23,22 @@ import (
 )
 
 // dialRaw connects a gorilla client; recvBuf, when positive, shrinks the
-// client's TCP receive buffer so a client that stops reading stalls the
-// server's writes soon.
+// client's TCP receive buffer (before connecting, so the window is
+// negotiated for it) so a client that stops reading stalls the server's
+// writes soon.
 func dialRaw(t *testing.T, url string, recvBuf int) *websocket.Conn {
 	t.Helper()
-	d := websocket.Dialer{NetDial: func(network, addr string) (net.Conn, error) {
-		c, err := net.Dial(network, addr)
-		if err == nil && recvBuf > 0 {
-			_ = c.(*net.TCPConn).SetReadBuffer(recvBuf)
+	nd := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		if recvBuf <= 0 {
+			return nil
 		}
-		return c, err
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, recvBuf)
+		})
+		return errors.Join(err, serr)
 	}}
+	d := websocket.Dialer{NetDialContext: nd.DialContext}
 	ws, _, err := d.Dial(strings.Replace(url, "http", "ws", 1), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -106,9 +112,11 @@ func TestPipelinedAckedChatsInBusyRoom(t *testing.T) {
 	chatter.Wait()
 	member.Abort()
 	drain.Wait()
-	if st := s.hub.Stats(); st.SlowCloses != 0 || st.Drops != 0 {
+	st := s.hub.Stats()
+	if st.SlowCloses != 0 || st.Drops != 0 {
 		t.Fatalf("SlowCloses %d, Drops %d; want 0", st.SlowCloses, st.Drops)
 	}
+	t.Logf("reads paused %d times", st.Pauses)
 }
 
 // When a 500-member room empties at once, a member that reads in a tight
@@ -455,4 +463,53 @@ func TestFrameInHandshakePacket(t *testing.T) {
 	if logs := s.logs.String(); strings.Contains(logs, "level=ERROR") {
 		t.Fatalf("error logged:\n%s", logs)
 	}
+}
+
+// A client that sends faster than it reads its replies is slowed down, not
+// closed: its replies are written by its own read goroutine, which stops
+// reading while the socket takes nothing. Once it reads again, every reply
+// arrives, whole and in order.
+func TestOwnRepliesPushBack(t *testing.T) {
+	s := newServer(t, core.Config{SendQueueBytes: 256 << 10}, chat)
+	client := dialRaw(t, s.url("lobby"), 16<<10)
+	const n = 2000
+	pad := strings.Repeat("e", 4<<10)
+	go func() {
+		for i := range n {
+			msg := fmt.Sprintf(`{"event":"echo","data":"%d %s"}`, i, pad)
+			if client.WriteMessage(websocket.TextMessage, []byte(msg)) != nil {
+				return
+			}
+		}
+	}()
+	time.Sleep(300 * time.Millisecond) // not reading, while it writes
+	_ = client.SetReadDeadline(time.Now().Add(30 * time.Second))
+	for i := range n {
+		_, data, err := client.ReadMessage()
+		if err != nil {
+			t.Fatalf("reply %d: %v", i, err)
+		}
+		var env struct{ Data string }
+		if json.Unmarshal(data, &env) != nil || !strings.HasPrefix(env.Data, fmt.Sprintf("%d ", i)) {
+			t.Fatalf("reply %d out of order or cut (%d bytes)", i, len(data))
+		}
+	}
+	if st := s.hub.Stats(); st.SlowCloses != 0 || st.Drops != 0 {
+		t.Fatalf("SlowCloses %d, Drops %d; want 0", st.SlowCloses, st.Drops)
+	}
+}
+
+// A route handler still running after HandshakeTimeout is logged once,
+// naming the route: its connection's messages are not read meanwhile.
+func TestSlowRouteHandlerWarned(t *testing.T) {
+	s := newServer(t, core.Config{HandshakeTimeout: 20 * time.Millisecond}, func(c *core.Conn) error {
+		<-c.Context().Done()
+		return nil
+	})
+	cl := wstest.Dial(t, s.url("slow"))
+	eventually(t, "the warning", func() bool { return strings.Contains(s.logs.String(), "route handler still running") })
+	if logs := s.logs.String(); !strings.Contains(logs, "route=/ws/slow") || strings.Count(logs, "route handler still running") != 1 {
+		t.Fatalf("warning does not name the route once:\n%s", logs)
+	}
+	cl.Abort()
 }
