@@ -2,6 +2,8 @@ package main
 
 import (
 	"io"
+	"log/slog"
+	"net/http"
 	"testing"
 
 	"github.com/gin-gonic/gin"
@@ -26,4 +28,23 @@ func TestApp(t *testing.T) {
 // WebSocket is closed with 1001 before run returns.
 func TestRun(t *testing.T) {
 	runtest.Run(t, run)
+}
+
+// TestServerLimits guards the limits a server facing the internet needs:
+// without IdleTimeout idle keep-alive connections stay forever, and
+// without ReadTimeout one request followed by a trickle of bytes bypasses
+// ReadHeaderTimeout.
+func TestServerLimits(t *testing.T) {
+	s := newServer(http.NotFoundHandler(), slog.New(slog.DiscardHandler))
+	for name, v := range map[string]int64{
+		"ReadHeaderTimeout": int64(s.ReadHeaderTimeout),
+		"ReadTimeout":       int64(s.ReadTimeout),
+		"WriteTimeout":      int64(s.WriteTimeout),
+		"IdleTimeout":       int64(s.IdleTimeout),
+		"MaxHeaderBytes":    int64(s.MaxHeaderBytes),
+	} {
+		if v <= 0 {
+			t.Errorf("http.Server.%s is not set", name)
+		}
+	}
 }
