@@ -332,10 +332,17 @@ func (c *client) live(ctx context.Context, lifetime time.Duration, rng *rand.Ran
 	}
 	srv := r.servers[c.hub]
 	ws, err := r.dialer.dial(ctx, srv.addr, rcvbuf)
+	for try := 1; err != nil && try < 3 && ctx.Err() == nil; try++ {
+		r.count(&r.dialRetries)
+		r.note("dial (try %d): %v", try, err)
+		sleep(ctx, 100*time.Millisecond)
+		ws, err = r.dialer.dial(ctx, srv.addr, rcvbuf)
+	}
 	if err != nil {
 		if ctx.Err() == nil {
 			r.count(&r.dialErrors)
 			r.note("dial: %v", err)
+			sleep(ctx, 100*time.Millisecond)
 		}
 		return
 	}
@@ -346,7 +353,12 @@ func (c *client) live(ctx context.Context, lifetime time.Duration, rng *rand.Ran
 	c.tracks = make(map[string]*track)
 	c.joined = make(map[string]bool)
 	defer ws.Close()
-	defer func() { r.sent.Add(c.sent) }()
+	defer func() {
+		r.sent.Add(c.sent)
+		c.mu.Lock()
+		r.received.Add(c.received)
+		c.mu.Unlock()
+	}()
 
 	if c.kind == slow {
 		go c.readLoop(true)

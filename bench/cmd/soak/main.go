@@ -48,10 +48,10 @@ type soakRun struct {
 	dialer  dialer
 	pad     string
 
-	connected, dialErrors, finished, failedClients atomic.Uint64
-	slowClosed, slowNotClosed, slowDropped, resets atomic.Uint64
-	healthyChecked                                 atomic.Uint64
-	sent                                           atomic.Uint64
+	connected, dialErrors, dialRetries, finished, failedClients atomic.Uint64
+	slowClosed, slowNotClosed, slowDropped, resets              atomic.Uint64
+	healthyChecked                                              atomic.Uint64
+	sent, received                                              atomic.Uint64
 
 	notesMu sync.Mutex
 	notes   []string
@@ -412,6 +412,17 @@ func runSoak(cfg config) int {
 		check(st.Connections == 0 && st.Rooms == 0, "hub %d empty: %d connections, %d rooms", s.index, st.Connections, st.Rooms)
 		check(st.Accepted == closedHere+uint64(st.Connections), "hub %d accepted %d = closed %d + live %d (close codes %v)", s.index, st.Accepted, closedHere, st.Connections, cc)
 		check(st.SlowCloses == cc[1008], "hub %d slow closes %d = connections closed with 1008 %d", s.index, st.SlowCloses, cc[1008])
+		byClass := map[string]uint64{}
+		for code, n := range cc {
+			byClass[core.CloseClass(code)] += n
+		}
+		var statCloses uint64
+		same := true
+		for _, class := range core.CloseClasses() {
+			statCloses += st.Closes[class]
+			same = same && st.Closes[class] == byClass[class]
+		}
+		check(same && statCloses == closedHere, "hub %d Stats.Closes %v = close codes OnClose saw, by class %v", s.index, nonZero(st.Closes), nonZero(byClass))
 		accepted += st.Accepted
 		closed += closedHere
 		slowCloses += st.SlowCloses
@@ -431,8 +442,9 @@ func runSoak(cfg config) int {
 		}
 	}
 	check(accepted == r.connected.Load(), "accepted %d = clients connected %d", accepted, r.connected.Load())
-	check(rejected == 0 && r.dialErrors.Load() == 0, "no refused handshakes (%d) or failed dials (%d)", rejected, r.dialErrors.Load())
+	check(rejected == 0 && r.dialErrors.Load() == 0, "no refused handshakes (%d) or failed dials (%d, after %d retried)", rejected, r.dialErrors.Load(), r.dialRetries.Load())
 	check(msgsIn <= r.sent.Load(), "messages in %d <= messages clients wrote %d", msgsIn, r.sent.Load())
+	check(r.received.Load() <= msgsOut, "messages clients read %d <= messages out %d", r.received.Load(), msgsOut)
 	check(r.failedClients.Load() == 0, "every healthy client got every message sent to it, in order, once: %d checked, %d failed",
 		r.healthyChecked.Load(), r.failedClients.Load())
 	check(slowCloses <= r.slowClosed.Load()+r.slowDropped.Load()+r.slowNotClosed.Load(),
@@ -493,6 +505,16 @@ func runSoak(cfg config) int {
 	}
 	fmt.Println("soak passed")
 	return 0
+}
+
+func nonZero(m map[string]uint64) map[string]uint64 {
+	out := map[string]uint64{}
+	for k, v := range m {
+		if v != 0 {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // settle collects garbage and returns freed memory, so baselines compare.
