@@ -33,8 +33,9 @@ type Config struct {
 	// Echo's middleware stored (echo-jwt's token, a tenant) is readable
 	// with Conn.Get in middleware, the route handler and event handlers.
 	// Echo cannot list the keys of its context, so they are named here;
-	// keys whose value is nil are skipped. Optional. Default
-	// []string{"user"} (DefaultContextKey).
+	// keys whose value is nil are skipped, and an empty, non-nil list
+	// copies nothing. Optional. Default []string{"user"}
+	// (DefaultContextKey).
 	ContextKeys []string
 	// RouteMiddleware is Echo middleware for this route only, the m of
 	// e.GET(path, h, m...): it runs after the group's and e.Use's, before
