@@ -10,11 +10,11 @@
 // typed meanwhile; a token that expires shows the failure in the page,
 // which does not reconnect in a loop. Screenshots go to ARTIFACTS. It
 // exits 0 when every step passes, 1 with the failing step otherwise.
-import { spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { createServer } from "node:http";
 import { join } from "node:path";
 
+import { startApp, stopApp } from "./app.mjs";
 import { CHROMIUM, launch } from "./browser.mjs";
 
 const DEMO_BIN = process.env.DEMO_BIN;
@@ -43,41 +43,17 @@ const log = (msg) => console.log(`  ${msg}`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // startDemo runs the demo binary and resolves once it prints its URL.
-function startDemo(addr, extraArgs = [], env = {}) {
-  const proc = spawn(DEMO_BIN, ["-addr", addr, ...extraArgs], {
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const srv = { proc, out: "", err: "" };
+async function startDemo(addr, extraArgs = [], env = {}) {
+  const app = startApp(DEMO_BIN, addr, extraArgs, env);
+  const srv = await app;
   servers.add(srv);
-  proc.stderr.on("data", (d) => (srv.err += d));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`demo did not print its URL within 10s; stderr:\n${srv.err}`)), 10_000);
-    proc.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`demo exited with ${code}; stderr:\n${srv.err}`));
-    });
-    proc.stdout.on("data", (d) => {
-      srv.out += d;
-      const m = /listening on (http:\/\/\S+)/.exec(srv.out);
-      if (!m || srv.url) return;
-      clearTimeout(timer);
-      proc.removeAllListeners("exit");
-      srv.url = m[1];
-      srv.addr = srv.url.replace(/^http:\/\//, "");
-      resolve(srv);
-    });
-  });
+  return srv;
 }
 
 // stopDemo ends the demo with signal and waits for it.
 function stopDemo(srv, signal) {
-  return new Promise((resolve) => {
-    servers.delete(srv);
-    if (srv.proc.exitCode !== null || srv.proc.signalCode !== null) return resolve();
-    srv.proc.once("exit", () => resolve());
-    srv.proc.kill(signal);
-  });
+  servers.delete(srv);
+  return stopApp(srv, signal);
 }
 
 async function stats(url) {
@@ -273,7 +249,7 @@ try {
   process.exitCode = 0;
 } catch (err) {
   console.error(`FAIL demo: during: ${step}\n  ${err && err.message ? err.message.split("\n").join("\n  ") : err}`);
-  for (const s of servers) if (s.err) console.error(`  demo stderr (last lines):\n    ${s.err.trim().split("\n").slice(-15).join("\n    ")}`);
+  for (const s of servers) if (s.stderr()) console.error(`  demo stderr (last lines):\n    ${s.stderr().trim().split("\n").slice(-15).join("\n    ")}`);
   process.exitCode = 1;
 } finally {
   if (browser) await browser.close();

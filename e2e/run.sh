@@ -10,7 +10,9 @@
 #      test runner, and the wire protocol through the npm ws package and
 #      wscat, against the Go test server (e2e/testserver).
 #   3. e2e/chat.mjs in Chromium against examples/echo-chat, gin-chat and
-#      echo5-chat, each then stopped with SIGTERM.
+#      echo5-chat, each then stopped with SIGTERM; e2e/chat-restart.mjs
+#      then restarts each under an open page, which must reconnect by
+#      itself and send what was typed while the server was down.
 #   4. e2e/demo.mjs in Chromium against examples/demo: chat, typing, stats,
 #      foreign origin, server kill and restart, token expiry; screenshots go
 #      to $RUSHWS_E2E_ARTIFACTS (default e2e/artifacts, kept by CI).
@@ -123,6 +125,9 @@ for app in echo-chat gin-chat echo5-chat; do
 			ok=0
 		fi
 	fi
+
+	# The page outlives a restart: it reconnects and sends what waited.
+	APP_BIN="$tmp/$app" node e2e/chat-restart.mjs || ok=0
 
 	if [ "$ok" -eq 1 ]; then
 		echo "ok   $app"
