@@ -3,6 +3,7 @@ package echo5ws
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/labstack/echo/v5"
@@ -76,7 +77,8 @@ func WSWithConfig(r Router, path string, hub *core.Hub, fn core.HandlerFunc, cfg
 // (echo.StatusCode) that Echo's default error handler writes as the JSON
 // body {"status":...,"message":...}; errors.As finds the *core.HTTPError in
 // it. After the upgrade it returns nil and keeps nothing of the
-// *echo.Context.
+// *echo.Context. When an earlier handler already wrote the response, no
+// upgrade is possible and it returns an error saying so.
 func Handler(hub *core.Hub, fn core.HandlerFunc, mw ...core.MiddlewareFunc) echo.HandlerFunc {
 	return handler(hub, fn, mw, nil)
 }
@@ -99,6 +101,12 @@ func handler(hub *core.Hub, fn core.HandlerFunc, mw []core.MiddlewareFunc, keys 
 	}
 	keys = append([]string(nil), keys...) // the caller's slice may change later
 	return func(c *echo.Context) error {
+		if res, err := echo.UnwrapResponse(c.Response()); err == nil && res.Committed {
+			// net/http has sent the status line already: an upgrade would
+			// follow it with a 101 on the same connection.
+			return fmt.Errorf("echo5ws: cannot upgrade %q to a WebSocket: an earlier handler already wrote the response (status %d)",
+				c.Path(), res.Status)
+		}
 		req := c.Request()
 		var params []core.Param
 		if pv := c.PathValues(); len(pv) > 0 {

@@ -3,6 +3,7 @@ package echows
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -75,7 +76,8 @@ func WSWithConfig(r Router, path string, hub *core.Hub, fn core.HandlerFunc, cfg
 // returns an *echo.HTTPError whose message is the JSON body
 // {"status":...,"message":...}, for Echo's HTTPErrorHandler to write; it
 // wraps the *core.HTTPError. After the upgrade it returns nil and keeps
-// nothing of the echo.Context.
+// nothing of the echo.Context. When an earlier handler already wrote the
+// response, no upgrade is possible and it returns an error saying so.
 func Handler(hub *core.Hub, fn core.HandlerFunc, mw ...core.MiddlewareFunc) echo.HandlerFunc {
 	return handler(hub, fn, mw, nil)
 }
@@ -98,6 +100,12 @@ func handler(hub *core.Hub, fn core.HandlerFunc, mw []core.MiddlewareFunc, keys 
 	}
 	keys = append([]string(nil), keys...) // the caller's slice may change later
 	return func(c echo.Context) error {
+		if res := c.Response(); res.Committed {
+			// net/http has sent the status line already: an upgrade would
+			// follow it with a 101 on the same connection.
+			return fmt.Errorf("echows: cannot upgrade %q to a WebSocket: an earlier handler already wrote the response (status %d)",
+				c.Path(), res.Status)
+		}
 		req := c.Request()
 		names, values := c.ParamNames(), c.ParamValues()
 		var params []core.Param

@@ -255,3 +255,41 @@ func TestRefusalErrorText(t *testing.T) {
 		t.Errorf("error text:\n got %s\nwant %s", got, want)
 	}
 }
+
+// TestUpgradeAfterResponseWritten: once a middleware has written the
+// response status, no upgrade can follow. The handshake fails for the
+// client with that status, the hub counts no connection, and the returned
+// error names the cause for Echo's loggers.
+func TestUpgradeAfterResponseWritten(t *testing.T) {
+	hub, _ := newHub(t, core.Config{})
+	e, _ := newEcho(t)
+	errs := make(chan string, 1)
+	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			c.Response().WriteHeader(http.StatusOK)
+			err := next(c)
+			if err != nil {
+				errs <- err.Error()
+			}
+			return err
+		}
+	})
+	echows.WS(e, "/ws/:room", hub, chat)
+	srv, errLog := startServer(t, e)
+
+	ws, resp, err := tryDial(wsURL(srv, "/ws/lobby"), nil)
+	if err == nil {
+		_ = ws.Close()
+		t.Fatal("dial succeeded after the response was written, want a failed handshake")
+	}
+	if resp == nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("dial: %v, want the 200 the middleware wrote", err)
+	}
+	if got, want := <-errs, `echows: cannot upgrade "/ws/:room" to a WebSocket: an earlier handler already wrote the response (status 200)`; got != want {
+		t.Errorf("error:\n got %s\nwant %s", got, want)
+	}
+	if st := hub.Stats(); st.Accepted != 0 || st.Connections != 0 {
+		t.Errorf("Stats: accepted %d connections %d, want none", st.Accepted, st.Connections)
+	}
+	noHijackNoise(t, errLog, nil)
+}
