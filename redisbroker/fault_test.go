@@ -161,8 +161,8 @@ func TestRedisUnreachableAtStart(t *testing.T) {
 		name string
 		cfg  redisbroker.Config
 	}{
-		{"error by default", redisbroker.Config{StartTimeout: 2 * time.Second}},
-		{"local until Redis answers", redisbroker.Config{StartTimeout: 2 * time.Second, AllowUnavailable: true}},
+		{"error by default", redisbroker.Config{StartTimeout: 500 * time.Millisecond}},
+		{"local until Redis answers", redisbroker.Config{StartTimeout: 500 * time.Millisecond, AllowUnavailable: true}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
