@@ -24,6 +24,7 @@ type wireConn struct {
 	mu        sync.Mutex   // held by every write
 	deadline  atomic.Int64 // gorilla's write deadline, unix nanoseconds; 0 for none
 	closeSent atomic.Bool  // a close frame has been written
+	until     atomic.Int64 // the socket's write deadline as writeFrames set it, unix nanoseconds; 0 when another set it since
 	prefix    []byte       // unread bytes from the handshake packet
 }
 
@@ -66,6 +67,7 @@ func (w *wireConn) Write(p []byte) (int, error) {
 		t = time.Unix(0, ns)
 	}
 	_ = w.Conn.SetWriteDeadline(t)
+	w.until.Store(0)
 	if len(p) > 0 && p[0] == finBit|opClose {
 		w.closeSent.Store(true)
 	}
@@ -79,7 +81,12 @@ func (w *wireConn) Write(p []byte) (int, error) {
 func (w *wireConn) writeFrames(bufs *net.Buffers, deadline time.Time, skip *atomic.Bool) (int64, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	_ = w.Conn.SetWriteDeadline(deadline)
+	// A deadline set less than a second ago is kept: a busy writer does not
+	// reset the socket's timer on every wake-up.
+	if d := deadline.UnixNano(); d-w.until.Load() > int64(time.Second) {
+		_ = w.Conn.SetWriteDeadline(deadline)
+		w.until.Store(d)
+	}
 	if skip != nil && skip.Load() {
 		return 0, errAbandoned
 	}
@@ -87,7 +94,10 @@ func (w *wireConn) writeFrames(bufs *net.Buffers, deadline time.Time, skip *atom
 }
 
 // interrupt makes a write in progress return at once with a timeout.
-func (w *wireConn) interrupt() { _ = w.Conn.SetWriteDeadline(time.Unix(1, 0)) }
+func (w *wireConn) interrupt() {
+	w.until.Store(0)
+	_ = w.Conn.SetWriteDeadline(time.Unix(1, 0))
+}
 
 // hijackWriter records why gorilla's upgrade failed (the status of a
 // refused handshake, or a hijack that the wrapped writer does not support)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -403,7 +404,12 @@ func (c *Conn) writeBatch(batch []outbound) (msgs, bytes uint64, ok bool) {
 	}
 	w := c.wire
 	timeout := c.hub.cfg.WriteTimeout
-	var bufs net.Buffers
+	bp := buffersPool.Get().(*net.Buffers)
+	defer func() {
+		clear((*bp)[:cap(*bp)])
+		*bp = (*bp)[:0]
+		buffersPool.Put(bp)
+	}()
 	for i := 0; i < len(batch); {
 		if c.abandon.Load() {
 			return msgs, bytes, c.finishAbandoned(nil, batch[i:])
@@ -426,13 +432,15 @@ func (c *Conn) writeBatch(batch []outbound) (msgs, bytes uint64, ok bool) {
 				return msgs, bytes, false
 			}
 		}
-		bufs = bufs[:0]
+		bufs := (*bp)[:0]
 		for k := i; k < j; k++ {
 			bufs = append(bufs, batch[k].frame)
 		}
+		*bp = bufs[:0] // keep what it grew to
 		group := len(bufs)
-		c.writeStart.Store(time.Now().UnixNano())
-		_, err := w.writeFrames(&bufs, time.Now().Add(timeout), &c.abandon)
+		now := time.Now()
+		c.writeStart.Store(now.UnixNano())
+		_, err := w.writeFrames(&bufs, now.Add(timeout), &c.abandon)
 		c.writeStart.Store(0)
 		done := group - len(bufs) // frames written whole
 		for k := i; k < i+done; k++ {
@@ -560,6 +568,10 @@ func (c *Conn) writeCompressed(batch []outbound) (msgs, bytes uint64, ok bool) {
 	}
 	return msgs, bytes, true
 }
+
+// buffersPool holds the iovec slices writers hand to writev, so a wake-up
+// allocates none.
+var buffersPool = sync.Pool{New: func() any { return new(net.Buffers) }}
 
 // isTimeout reports a write deadline that passed.
 func isTimeout(err error) bool {
