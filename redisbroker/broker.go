@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -143,7 +144,7 @@ func New(client redis.UniversalClient, cfg Config) (*Broker, error) {
 	pctx, pcancel := context.WithTimeout(ctx, cfg.StartTimeout)
 	defer pcancel()
 	if err := client.Ping(pctx).Err(); err != nil {
-		err = fmt.Errorf("redisbroker: Redis did not answer PING: %w", err)
+		err = fmt.Errorf("redisbroker: Redis at %s did not answer PING within %v: %w", addrOf(client), cfg.StartTimeout, err)
 		if !cfg.AllowUnavailable {
 			cancel()
 			return nil, err
@@ -483,4 +484,15 @@ func (b *Broker) receive(msg *redis.Message) {
 			b.log.Warn("redisbroker: receive buffer full; dropping messages from other hubs", "buffer", b.cfg.ReceiveBuffer)
 		}
 	}
+}
+
+// addrOf names the server(s) of a client for error messages.
+func addrOf(client redis.UniversalClient) string {
+	switch c := client.(type) {
+	case *redis.Client:
+		return c.Options().Addr
+	case *redis.ClusterClient:
+		return "cluster " + strings.Join(c.Options().Addrs, ",")
+	}
+	return fmt.Sprintf("%T", client)
 }
