@@ -2,14 +2,16 @@
 # Side-by-side benchmarks of raw gorilla/websocket, melody and rushws.
 #
 #   bash bench/run.sh          # full run: 3 repetitions, 10k connections (under 20 minutes)
-#   bash bench/run.sh -smoke   # smoke run for CI: 1 repetition, small counts (about 60 s);
+#   bash bench/run.sh -smoke   # smoke run for CI: 1 repetition, small counts (60-90 s);
 #                              # exits 1 when rushws is over the idle goroutine or heap target
 #
 # The server runs on core 0 and the load generator on core 1 (taskset,
-# GOMAXPROCS=1 each). Implementations are interleaved (raw, melody, rushws,
-# raw, ...) within every scenario. Output goes to bench/results/<mode>/:
-# raw.jsonl (one JSON line per measurement), table.md (ratio table),
-# fanout.png (chart), server.log, machine.txt.
+# GOMAXPROCS=1 each), a fresh server for every measurement. Implementations
+# are interleaved (raw, melody, rushws, ...) within every scenario; the idle
+# and accept scenarios also run rushws through Echo and Gin (rushws-echo,
+# rushws-gin). Output goes to bench/results/<mode>/: raw.jsonl (one JSON line
+# per measurement), table.md (ratio tables and targets), fanout.png (chart),
+# server.log, machine.txt.
 #
 # Environment: BENCH_PORT (default 18080; the stats port is BENCH_PORT+1),
 # BENCH_REPS (default 3 full, 1 smoke).
@@ -64,8 +66,10 @@ else
 	ping=5s
 	ping_hold=7s
 	fan_subs=(1000 10000)
-	rates_1000="12500,25000,37500,50000,75000,100000,150000,200000,300000"
-	rates_10000="12500,25000,37500,50000,75000,100000,150000,200000,300000"
+	# Steps about 1.25x apart above 50k, so that "max sustained" (the
+	# highest sustained step) can tell 1.5x raw from less.
+	rates_1000="12500,25000,37500,50000,62500,75000,100000,125000,150000,200000,250000,300000"
+	rates_10000="12500,25000,37500,50000,62500,75000,100000,125000,150000,200000,250000,300000"
 	fan_step=3s
 	echo_clients=1,100,1000
 	echo_step=3s
@@ -150,17 +154,18 @@ run() {
 }
 
 core=(raw melody rushws)
+mounts=(raw melody rushws rushws-echo rushws-gin)
 failed=0
 for rep in $(seq "$reps"); do
 	echo "run.sh: repetition $rep: idle" >&2
-	for impl in "${core[@]}"; do
+	for impl in "${mounts[@]}"; do
 		run "$impl" "$rep" -ping 0 -- -scenario idle -heartbeat off -conns "$idle_conns" -hold "$idle_hold" || failed=1
 	done
-	for impl in "${core[@]}"; do
+	for impl in "${mounts[@]}"; do
 		run "$impl" "$rep" -ping "$ping" -- -scenario idle -heartbeat on -conns "$idle_conns" -hold "$ping_hold" || failed=1
 	done
 	echo "run.sh: repetition $rep: accept" >&2
-	for impl in "${core[@]}" rushws-echo rushws-gin; do
+	for impl in "${mounts[@]}"; do
 		run "$impl" "$rep" -ping 0 -- -scenario accept -conns "$accept_conns" -concurrency 32 || failed=1
 	done
 	for subs in "${fan_subs[@]}"; do

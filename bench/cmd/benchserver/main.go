@@ -9,9 +9,9 @@
 // member of the sender's {room}; one whose first byte is 'E' is sent back to
 // the sender. Everything else is ignored.
 //
-// A second port serves GET /stats: RSS before and after debug.FreeOSMemory,
-// heap, stacks, goroutines, live connections, drops, slow closes and the
-// process's CPU time, as JSON.
+// A second port serves GET /stats: RSS as read and, with ?free=1, after
+// runtime.GC and debug.FreeOSMemory, heap, stacks, goroutines, live
+// connections, drops, slow closes and the process's CPU time, as JSON.
 package main
 
 import (
@@ -109,40 +109,44 @@ func main() {
 // stats is the JSON served on the stats port.
 type stats struct {
 	Impl       string `json:"impl"`
-	RSS        uint64 `json:"rss"`            // bytes, as read
-	RSSFreed   uint64 `json:"rss_freed"`      // bytes, after GC and debug.FreeOSMemory (free=1 only)
-	HeapInuse  uint64 `json:"heap_inuse"`     // bytes in in-use heap spans, after GC when free=1
-	HeapAlloc  uint64 `json:"heap_alloc"`     // bytes of live objects, after GC when free=1
-	StackInuse uint64 `json:"stack_inuse"`    // bytes of goroutine stacks
-	Sys        uint64 `json:"sys"`            // bytes obtained from the OS
-	Goroutines int    `json:"goroutines"`     // runtime.NumGoroutine
-	Conns      int    `json:"conns"`          // live WebSocket connections
-	Drops      uint64 `json:"drops"`          // messages dropped for a full queue
-	SlowCloses uint64 `json:"slow_closes"`    // connections closed as slow consumers
-	CPUUser    int64  `json:"cpu_user_us"`    // getrusage(RUSAGE_SELF) user time
-	CPUSys     int64  `json:"cpu_sys_us"`     // and system time
-	NumGC      uint32 `json:"num_gc"`         // completed GC cycles
-	GOMAXPROCS int    `json:"gomaxprocs"`     // for the record
-	Unix       int64  `json:"unix_ns"`        // when read
-	PingNanos  int64  `json:"ping_interval"`  // heartbeat interval, 0 off
-	GoVersion  string `json:"go_version"`     // runtime.Version
-	PID        int    `json:"pid"`            // the server's process id
-	Note       string `json:"note,omitempty"` // anything the reader should know
+	RSS        uint64 `json:"rss"`                // bytes, as read, before anything below runs
+	RSSFreed   uint64 `json:"rss_freed"`          // bytes, after GC and debug.FreeOSMemory (free=1 only)
+	HeapRead   uint64 `json:"heap_inuse_as_read"` // bytes in in-use heap spans before the GC (free=1 only)
+	HeapInuse  uint64 `json:"heap_inuse"`         // bytes in in-use heap spans, after GC when free=1
+	HeapAlloc  uint64 `json:"heap_alloc"`         // bytes of live objects, after GC when free=1
+	StackInuse uint64 `json:"stack_inuse"`        // bytes of goroutine stacks
+	Sys        uint64 `json:"sys"`                // bytes obtained from the OS
+	Goroutines int    `json:"goroutines"`         // runtime.NumGoroutine
+	Conns      int    `json:"conns"`              // live WebSocket connections
+	Drops      uint64 `json:"drops"`              // messages dropped for a full queue
+	SlowCloses uint64 `json:"slow_closes"`        // connections closed as slow consumers
+	CPUUser    int64  `json:"cpu_user_us"`        // getrusage(RUSAGE_SELF) user time
+	CPUSys     int64  `json:"cpu_sys_us"`         // and system time
+	NumGC      uint32 `json:"num_gc"`             // completed GC cycles
+	GOMAXPROCS int    `json:"gomaxprocs"`         // for the record
+	Unix       int64  `json:"unix_ns"`            // when read
+	PingNanos  int64  `json:"ping_interval"`      // heartbeat interval, 0 off
+	GoVersion  string `json:"go_version"`         // runtime.Version
+	PID        int    `json:"pid"`                // the server's process id
+	Note       string `json:"note,omitempty"`     // anything the reader should know
 }
 
-// statsHandler serves GET /stats. With ?free=1 it first runs the GC and
-// returns memory to the OS, and reports RSS both before and after.
+// statsHandler serves GET /stats. RSS is read first, as a user's server
+// would see it. With ?free=1 it then reads the heap, runs the GC and returns
+// memory to the OS, and reports RSS and the heap again after that.
 func statsHandler(impl string, ping time.Duration, s server) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, r *http.Request) {
 		st := stats{Impl: impl, PingNanos: int64(ping), GOMAXPROCS: runtime.GOMAXPROCS(0), GoVersion: runtime.Version(), PID: os.Getpid()}
-		st.RSS = rss()
+		st.RSS = rss() // before anything else: the figure no forced GC touched
+		var ms runtime.MemStats
 		if r.URL.Query().Get("free") == "1" {
+			runtime.ReadMemStats(&ms)
+			st.HeapRead = ms.HeapInuse
 			runtime.GC()
 			debug.FreeOSMemory()
 			st.RSSFreed = rss()
 		}
-		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		st.HeapInuse, st.HeapAlloc, st.StackInuse, st.Sys, st.NumGC = ms.HeapInuse, ms.HeapAlloc, ms.StackInuse, ms.Sys, ms.NumGC
 		st.Goroutines = runtime.NumGoroutine()

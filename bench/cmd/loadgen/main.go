@@ -155,6 +155,7 @@ type serverStats struct {
 	Impl       string `json:"impl"`
 	RSS        uint64 `json:"rss"`
 	RSSFreed   uint64 `json:"rss_freed"`
+	HeapRead   uint64 `json:"heap_inuse_as_read"`
 	HeapInuse  uint64 `json:"heap_inuse"`
 	HeapAlloc  uint64 `json:"heap_alloc"`
 	StackInuse uint64 `json:"stack_inuse"`
