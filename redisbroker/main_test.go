@@ -23,7 +23,14 @@ import (
 	"github.com/rushws/rushws/redisbroker"
 )
 
+// discardRedisLog silences go-redis's own log of failed dials, which the
+// fault tests cause on purpose.
+type discardRedisLog struct{}
+
+func (discardRedisLog) Printf(context.Context, string, ...any) {}
+
 func TestMain(m *testing.M) {
+	redis.SetLogger(discardRedisLog{})
 	goleak.VerifyTestMain(m,
 		// go-redis probes a failed address once a second until the client
 		// is closed, and exits on its next wake-up.
