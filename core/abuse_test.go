@@ -648,18 +648,26 @@ func TestPeerStallsMidMessage(t *testing.T) {
 		if err := c.Write(half); err != nil {
 			t.Fatal(err)
 		}
-		res := c.Drain(10 * time.Second) // the bystander answers pings in checkBystander only
-		if res.Code != rawws.CloseAbnormal && res.Code != core.ClosePolicyViolation && res.Code != core.CloseGoingAway {
-			t.Logf("closed with %d %q", res.Code, res.Reason)
+		// The bystander of this hub is silent too and is closed for the
+		// same reason; what matters is that the stalled peer is, in
+		// bounded time, although its read is stuck mid-frame.
+		res := c.Drain(10 * time.Second)
+		if ne, ok := res.Err.(net.Error); ok && ne.Timeout() {
+			t.Fatalf("the server kept a peer stalled mid-frame for 10s (pong timeout 200ms)")
 		}
-		eventually(t, "the stalled peer to be closed", func() bool { return s.hub.Stats().Timeouts > 0 })
-		eventually(t, "the stalled peer to leave", func() bool {
-			lobby, _ := s.hub.Room("lobby")
-			return lobby.Members <= 1
+		t.Logf("stalled peer closed: %d %q (%v)", res.Code, res.Reason, res.Err)
+		eventually(t, "every connection to be closed", func() bool {
+			st := s.hub.Stats()
+			return st.Connections == 0 && st.Rooms == 0 && st.Timeouts >= 1
 		})
 	})
 	t.Run("stops reading mid-message", func(t *testing.T) {
 		s := newAbuseServer(t, core.Config{PingInterval: -1, WriteTimeout: 300 * time.Millisecond})
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("hub logs:\n%s", s.logs.String())
+			}
+		})
 		c := s.dial(t)
 		// Fill the stalled client's socket buffers with large messages
 		// to the whole lobby, reading only on the bystander.
@@ -668,7 +676,9 @@ func TestPeerStallsMidMessage(t *testing.T) {
 			if _, err := s.hub.To("lobby").Send(big); err != nil {
 				t.Fatal(err)
 			}
-			drainOne(t, s.bystander)
+			if err := drainOne(s.bystander); err != nil {
+				t.Fatalf("bystander after %d messages: %v; stats %+v; logs:\n%s", i+1, err, s.hub.Stats(), s.logs.String())
+			}
 		}
 		eventually(t, "the stalled reader to be closed", func() bool { return s.hub.Stats().Connections == 1 })
 		st := s.hub.Stats()
@@ -680,20 +690,23 @@ func TestPeerStallsMidMessage(t *testing.T) {
 }
 
 // drainOne reads the next data frame on c, answering pings.
-func drainOne(t *testing.T, c *rawws.Conn) {
-	t.Helper()
+func drainOne(c *rawws.Conn) error {
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
 	defer c.SetDeadline(time.Time{})
 	for {
 		f, err := c.ReadFrame()
 		if err != nil {
-			t.Fatalf("bystander: %v", err)
+			return err
 		}
-		if f.Op == rawws.OpPing {
+		switch f.Op {
+		case rawws.OpPing:
 			_ = c.WriteFrames(rawws.Pong(f.Payload))
-			continue
+		case rawws.OpClose:
+			code, reason, _ := rawws.ParseClose(f.Payload)
+			return fmt.Errorf("closed with %d %q", code, reason)
+		default:
+			return nil
 		}
-		return
 	}
 }
 
