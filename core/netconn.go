@@ -81,9 +81,9 @@ func (w *wireConn) Write(p []byte) (int, error) {
 func (w *wireConn) writeFrames(bufs *net.Buffers, deadline time.Time, skip *atomic.Bool) (int64, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	// A deadline set less than a second ago is kept: a busy writer does not
-	// reset the socket's timer on every wake-up.
-	if d := deadline.UnixNano(); d-w.until.Load() > int64(time.Second) {
+	// A deadline at most an eighth shorter than asked is kept: a busy
+	// writer does not reset the socket's timer on every wake-up.
+	if d := deadline.UnixNano(); d-w.until.Load() > (d-time.Now().UnixNano())/8 {
 		_ = w.Conn.SetWriteDeadline(deadline)
 		w.until.Store(d)
 	}
