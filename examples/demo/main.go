@@ -23,10 +23,35 @@ func main() {
 	keyEnv := flag.String("key-env", "RUSHWS_DEMO_KEY", "environment variable holding the token signing key (32+ bytes); empty or unset: a random key per process")
 	flag.Parse()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if err := run(*addr, *origins, *ttl, *keyEnv, logger); err != nil {
+	if err := start(*addr, *keyEnv, options{Origins: *origins, TokenTTL: *ttl}, logger); err != nil {
 		logger.Error("demo stopped", "err", err)
 		os.Exit(1)
 	}
+}
+
+// options are the command line's settings.
+type options struct {
+	Origins  string        // extra allowed origins, comma-separated
+	TokenTTL time.Duration // lifetime of issued tokens
+	Key      []byte        // the signing key; nil for a random one
+}
+
+// start reads the signing key from the environment variable keyEnv,
+// listens on addr, prints the URL and serves until SIGINT or SIGTERM.
+func start(addr, keyEnv string, opts options, logger *slog.Logger) error {
+	key, err := signingKey(keyEnv)
+	if err != nil {
+		return err
+	}
+	opts.Key = key
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("listening on %s\n", printableURL(ln.Addr()))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return run(ctx, ln, opts, logger)
 }
 
 // signingKey returns the key in the environment variable env, or a random
@@ -78,22 +103,22 @@ func printableURL(ln net.Addr) string {
 	return "http://" + net.JoinHostPort(host, port)
 }
 
-// run serves the demo on addr until SIGINT or SIGTERM, then shuts the hub
-// down before the HTTP server: http.Server.Shutdown does not wait for
+// run serves the demo on ln until ctx ends (the signal), then shuts the
+// hub down before the HTTP server: http.Server.Shutdown does not wait for
 // hijacked (WebSocket) connections.
-func run(addr, extraOrigins string, ttl time.Duration, keyEnv string, logger *slog.Logger) error {
-	key, err := signingKey(keyEnv)
-	if err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
+func run(ctx context.Context, ln net.Listener, opts options, logger *slog.Logger) error {
+	key := opts.Key
+	if key == nil {
+		var err error
+		if key, err = signingKey(""); err != nil {
+			ln.Close()
+			return err
+		}
 	}
 	e, hub, err := newApp(Config{
-		Origins:  allowedOrigins(ln.Addr(), extraOrigins),
+		Origins:  allowedOrigins(ln.Addr(), opts.Origins),
 		Key:      key,
-		TokenTTL: ttl,
+		TokenTTL: opts.TokenTTL,
 		Logger:   logger,
 	})
 	if err != nil {
@@ -103,26 +128,21 @@ func run(addr, extraOrigins string, ttl time.Duration, keyEnv string, logger *sl
 	srv := &http.Server{
 		Handler:           e,
 		ReadHeaderTimeout: 10 * time.Second, // slow-header clients
-		ReadTimeout:       30 * time.Second, // bodies (the token request); hijacked WebSockets are not affected
+		ReadTimeout:       30 * time.Second, // bodies (the token request); upgraded WebSockets clear it
 		IdleTimeout:       2 * time.Minute,  // idle keep-alive connections
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	e.Server = srv
-	fmt.Printf("listening on %s\n", printableURL(ln.Addr()))
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-
 	select {
 	case err := <-served: // the listener failed
 		_ = hub.Close()
 		return err
 	case <-ctx.Done():
 	}
-	stop() // a second signal kills the process
 	logger.Info("shutting down")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

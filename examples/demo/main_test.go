@@ -290,3 +290,49 @@ func TestSigningKey(t *testing.T) {
 		t.Fatal("without the variable, each call must give a fresh random 32-byte key")
 	}
 }
+
+// TestRun checks what an operator relies on: oversized headers are refused,
+// and the signal closes WebSockets with 1001 before run returns nil and
+// the port closes.
+func TestRun(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + ln.Addr().String()
+	ctx, sendSignal := context.WithCancel(context.Background())
+	defer sendSignal()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, ln, options{TokenTTL: time.Minute}, slog.New(slog.DiscardHandler))
+	}()
+
+	client := &http.Client{Timeout: 10 * time.Second}
+	req, _ := http.NewRequest(http.MethodGet, base+"/", nil)
+	req.Header.Set("X-Filler", strings.Repeat("x", 32<<10))
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("32 KiB of headers: %s, want 431 (MaxHeaderBytes)", resp.Status)
+	}
+
+	c := wstest.Dial(t, "ws"+strings.TrimPrefix(base, "http")+"/ws", wstest.WithOrigin(base), wstest.WithSubprotocols(Subprotocol))
+	c.Expect("hello")
+	sendSignal()
+	c.ExpectClose(core.CloseGoingAway)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run after the signal: %v, want nil", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("run did not return after the signal")
+	}
+	if conn, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second); err == nil {
+		conn.Close()
+		t.Error("the port still accepts connections after run returned")
+	}
+}
