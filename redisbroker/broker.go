@@ -25,6 +25,9 @@ var (
 	// ErrPublishTimeout is returned by Publish when the publish queue stayed
 	// full until the message's deadline (Redis is slow or unreachable).
 	ErrPublishTimeout = errors.New("redisbroker: publish timed out")
+	// ErrQueueFull is returned by Publish when the messages waiting for
+	// Redis already hold Config.PublishQueueBytes.
+	ErrQueueFull = errors.New("redisbroker: publish queue full")
 	// ErrInvalidTarget is returned by Publish for a message with no target,
 	// an invalid room name, or a connection ID that names no hub.
 	ErrInvalidTarget = errors.New("redisbroker: invalid target")
@@ -67,8 +70,10 @@ type Broker struct {
 	hubCh   string
 	deliver func(core.BrokerMessage)
 
-	pubq  chan pubItem
-	recvq chan core.BrokerMessage
+	pubq      chan pubItem
+	pubBytes  atomic.Int64 // payload bytes in pubq and in the batch being sent
+	recvq     chan core.BrokerMessage
+	recvBytes atomic.Int64 // payload bytes in recvq and being delivered
 
 	// Subscriptions: Subscribe and Unsubscribe record the wanted state of
 	// a room in pending and wake the manager goroutine, which applies the
@@ -269,6 +274,13 @@ func (b *Broker) Publish(ctx context.Context, m core.BrokerMessage) error {
 	if d, ok := ctx.Deadline(); ok && d.Before(it.deadline) {
 		it.deadline = d
 	}
+	size := int64(len(it.payload))
+	if b.pubBytes.Add(size) > int64(b.cfg.PublishQueueBytes) {
+		b.pubBytes.Add(-size)
+		err := fmt.Errorf("%w: %d bytes waiting for Redis", ErrQueueFull, b.cfg.PublishQueueBytes)
+		b.publishFailed(1, err)
+		return err
+	}
 	select {
 	case b.pubq <- it:
 		return nil
@@ -276,19 +288,21 @@ func (b *Broker) Publish(ctx context.Context, m core.BrokerMessage) error {
 	}
 	t := time.NewTimer(time.Until(it.deadline))
 	defer t.Stop()
+	var err error
 	select {
 	case b.pubq <- it:
 		return nil
 	case <-t.C:
-		err := fmt.Errorf("%w: the publish queue stayed full for %v", ErrPublishTimeout, b.cfg.PublishTimeout)
+		err = fmt.Errorf("%w: the publish queue stayed full for %v", ErrPublishTimeout, b.cfg.PublishTimeout)
 		b.publishFailed(1, err)
-		return err
 	case <-ctx.Done():
-		b.publishFailed(1, ctx.Err())
-		return ctx.Err()
+		err = ctx.Err()
+		b.publishFailed(1, err)
 	case <-b.ctx.Done():
-		return ErrClosed
+		err = ErrClosed
 	}
+	b.pubBytes.Add(-size)
+	return err
 }
 
 // Subscribe asks for the room's channel: the hub calls it when the room
@@ -385,7 +399,8 @@ func (b *Broker) Healthy(ctx context.Context) error {
 
 // Close stops the broker's goroutines and closes its subscriber
 // connections, which drops its subscriptions. It leaves the Redis client
-// open. Messages still queued for publishing are dropped. Close is safe to
+// open. Messages still queued for publishing are dropped; a Redis call in
+// flight is waited for, within the client's own timeouts. Close is safe to
 // call twice.
 func (b *Broker) Close() error {
 	b.mu.Lock()
@@ -447,6 +462,7 @@ func (b *Broker) deliverLoop() {
 			return
 		case m := <-b.recvq:
 			b.deliverOne(m)
+			b.recvBytes.Add(-int64(len(m.Data)))
 		}
 	}
 }
@@ -477,12 +493,17 @@ func (b *Broker) receive(msg *redis.Message) {
 		return // our own message, delivered locally already
 	}
 	b.received.Add(1)
-	select {
-	case b.recvq <- m:
-	default:
-		if b.drops.Add(1) == 1 {
-			b.log.Warn("redisbroker: receive buffer full; dropping messages from other hubs", "buffer", b.cfg.ReceiveBuffer)
+	size := int64(len(m.Data))
+	if b.recvBytes.Add(size) <= int64(b.cfg.ReceiveBufferBytes) {
+		select {
+		case b.recvq <- m:
+			return
+		default:
 		}
+	}
+	b.recvBytes.Add(-size)
+	if b.drops.Add(1) == 1 {
+		b.log.Warn("redisbroker: receive buffer full; dropping messages from other hubs", "messages", b.cfg.ReceiveBuffer, "bytes", b.cfg.ReceiveBufferBytes)
 	}
 }
 

@@ -25,11 +25,19 @@ type Config struct {
 	// goroutine, which writes them to Redis in pipelined batches.
 	// Optional. Default 4096.
 	PublishQueue int
+	// PublishQueueBytes bounds the payload bytes waiting for the publisher
+	// goroutine: a message that would go over it is refused at once
+	// (ErrQueueFull) and counted in PublishErrors. Optional. Default 16 MiB.
+	PublishQueueBytes int
 
 	// ReceiveBuffer is how many received messages may wait for delivery to
 	// the hub. The Redis read loop never waits: a message that finds the
 	// buffer full is dropped and counted in Drops. Optional. Default 4096.
 	ReceiveBuffer int
+	// ReceiveBufferBytes bounds the payload bytes of the received messages
+	// waiting for delivery; a message that would go over it is dropped and
+	// counted in Drops. Optional. Default 16 MiB.
+	ReceiveBufferBytes int
 
 	// StartTimeout bounds New's first PING and Start's first subscription.
 	// Optional. Default 5s.
@@ -66,6 +74,7 @@ const (
 	DefaultPublishTimeout = 250 * time.Millisecond
 	DefaultPublishQueue   = 4096
 	DefaultReceiveBuffer  = 4096
+	DefaultQueueBytes     = 16 << 20
 	DefaultStartTimeout   = 5 * time.Second
 	DefaultClusterSlots   = 16
 	DefaultPresenceTTL    = 15 * time.Second
@@ -85,6 +94,8 @@ func (c Config) withDefaults() (Config, error) {
 	neg("PublishTimeout", int64(c.PublishTimeout))
 	neg("PublishQueue", int64(c.PublishQueue))
 	neg("ReceiveBuffer", int64(c.ReceiveBuffer))
+	neg("PublishQueueBytes", int64(c.PublishQueueBytes))
+	neg("ReceiveBufferBytes", int64(c.ReceiveBufferBytes))
 	neg("StartTimeout", int64(c.StartTimeout))
 	neg("ClusterSlots", int64(c.ClusterSlots))
 	neg("PresenceTTL", int64(c.PresenceTTL))
@@ -107,6 +118,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.ReceiveBuffer == 0 {
 		c.ReceiveBuffer = DefaultReceiveBuffer
+	}
+	if c.PublishQueueBytes == 0 {
+		c.PublishQueueBytes = DefaultQueueBytes
+	}
+	if c.ReceiveBufferBytes == 0 {
+		c.ReceiveBufferBytes = DefaultQueueBytes
 	}
 	if c.StartTimeout == 0 {
 		c.StartTimeout = DefaultStartTimeout

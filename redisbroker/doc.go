@@ -49,8 +49,10 @@
 //     the log says how long it took. Reconnection is retried every 100ms at
 //     most, so a hub is back within about that long of Redis answering.
 //   - A hub too slow to take what it receives: the receive buffer
-//     (Config.ReceiveBuffer) overflows and the excess is counted in Drops;
-//     the Redis connection is never blocked.
+//     (Config.ReceiveBuffer messages, Config.ReceiveBufferBytes) overflows
+//     and the excess is counted in Drops; the Redis connection is never
+//     blocked. The publish queue is bounded the same way
+//     (Config.PublishQueue, Config.PublishQueueBytes).
 //   - A subscription in flight: a room's first member may miss what other
 //     hubs send in the moment before Redis confirms the subscription
 //     (Subscriptions counts confirmed rooms).

@@ -311,3 +311,55 @@ func TestFloodIsBoundedAndCounted(t *testing.T) {
 		t.Errorf("receiver stats = %+v", bs)
 	}
 }
+
+func TestQueuesAreBoundedInBytes(t *testing.T) {
+	srv := startRedisServer(t)
+	payload := []byte(strings.Repeat("x", 100))
+
+	t.Run("receive buffer", func(t *testing.T) {
+		a, _ := startBroker(t, srv.addr(), hubA, redisbroker.Config{})
+		release := make(chan struct{})
+		var delivered atomic.Int64
+		var once sync.Once
+		b, err := redisbroker.New(newClient(t, srv.addr()), redisbroker.Config{ReceiveBufferBytes: 20_000, Logger: quiet})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		if err := b.Start(hubB, func(core.BrokerMessage) { once.Do(func() { <-release }); delivered.Add(1) }); err != nil {
+			t.Fatal(err)
+		}
+		b.Subscribe("room")
+		waitSubscribed(t, b, 1)
+		const n = 2000
+		for range n {
+			if err := a.Publish(context.Background(), core.BrokerMessage{Rooms: []string{"room"}, Data: payload}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		eventually(t, 10*time.Second, func() bool { return b.Stats().Received == n }, "received %d of %d", b.Stats().Received, n)
+		close(release)
+		bs := b.Stats()
+		eventually(t, 5*time.Second, func() bool { return uint64(delivered.Load())+bs.Drops == n }, "delivered %d + dropped %d != %d", delivered.Load(), bs.Drops, n)
+		if got := delivered.Load(); got > 20_000/100+1 {
+			t.Errorf("delivered %d messages of 100 bytes through a 20000-byte buffer while the hub was stuck", got)
+		}
+	})
+
+	t.Run("publish queue", func(t *testing.T) {
+		a, _ := startBroker(t, srv.addr(), hubA, redisbroker.Config{PublishQueueBytes: 2_000, PublishTimeout: time.Second})
+		srv.cli("client", "pause", "1000", "all") // the publisher goroutine waits on Redis
+		full := 0
+		for range 200 {
+			err := a.Publish(context.Background(), core.BrokerMessage{All: true, Data: payload})
+			if errors.Is(err, redisbroker.ErrQueueFull) {
+				full++
+			} else if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if full == 0 || a.Stats().PublishErrors < uint64(full) {
+			t.Errorf("%d of 200 publishes refused as ErrQueueFull; stats %+v", full, a.Stats())
+		}
+	})
+}

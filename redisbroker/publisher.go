@@ -33,6 +33,11 @@ func (b *Broker) publishLoop() {
 			}
 		}
 		b.flush(batch)
+		var size int64
+		for _, it := range batch {
+			size += int64(len(it.payload))
+		}
+		b.pubBytes.Add(-size)
 		clear(batch)
 		batch = batch[:0]
 	}
