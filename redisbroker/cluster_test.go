@@ -2,6 +2,7 @@ package redisbroker_test
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -157,4 +158,61 @@ func TestClusterUsesShardedPubSub(t *testing.T) {
 
 	b.Unsubscribe("room-0")
 	waitSubscribed(t, b, rooms-1)
+
+	// Resharding: move the slot of one subscribed room to another shard.
+	// Redis drops the shard channels of a slot that leaves a node; the
+	// broker subscribes them again on the new owner.
+	room, slot, from, to := pickSlotToMove(t, addrs)
+	ids := make([]string, len(addrs))
+	for i, addr := range addrs {
+		ids[i] = nodeCLI(t, addr, "cluster", "myid")
+	}
+	nodeCLI(t, addrs[to], "cluster", "setslot", slot, "importing", ids[from])
+	nodeCLI(t, addrs[from], "cluster", "setslot", slot, "migrating", ids[to])
+	for _, addr := range addrs {
+		nodeCLI(t, addr, "cluster", "setslot", slot, "node", ids[to])
+	}
+	moved := time.Now()
+	eventually(t, 10*time.Second, func() bool {
+		n := recB.len()
+		_ = a.Publish(context.Background(), core.BrokerMessage{Rooms: []string{room}, Data: []byte("after resharding")})
+		time.Sleep(50 * time.Millisecond)
+		return recB.len() > n
+	}, "room %q not delivered after its slot %s moved: %+v", room, slot, b.Stats())
+	t.Logf("slot %s of room %q moved from node %d to node %d; delivered again after %v; receiver stats %+v", slot, room, from, to, time.Since(moved).Round(time.Millisecond), b.Stats())
+	if s := b.Stats(); s.Resubscribes == 0 || s.Subscriptions != rooms-1 {
+		t.Errorf("after resharding: %+v, want a resubscribe and %d subscriptions", s, rooms-1)
+	}
+}
+
+// nodeCLI runs redis-cli against one node and returns its trimmed output.
+func nodeCLI(t *testing.T, addr string, args ...string) string {
+	t.Helper()
+	host, port, _ := net.SplitHostPort(addr)
+	out, err := exec.Command("redis-cli", append([]string{"-h", host, "-p", port}, args...)...).CombinedOutput()
+	if err != nil || strings.HasPrefix(string(out), "ERR") {
+		t.Fatalf("redis-cli %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// pickSlotToMove finds a subscribed room channel, its slot and the index
+// of the node that owns it, and picks another node to move it to.
+func pickSlotToMove(t *testing.T, addrs []string) (room, slot string, from, to int) {
+	t.Helper()
+	for i, addr := range addrs {
+		list := nodeCLI(t, addr, "pubsub", "shardchannels")
+		if list == "" {
+			continue
+		}
+		ch := strings.Fields(list)[0]
+		enc := ch[strings.LastIndex(ch, ":r:")+3:]
+		name, err := base64.RawURLEncoding.DecodeString(enc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(name), nodeCLI(t, addr, "cluster", "keyslot", ch), i, (i + 1) % len(addrs)
+	}
+	t.Fatal("no shard channel subscribed")
+	return
 }

@@ -32,7 +32,9 @@
 // SPUBLISH and SSUBSCRIBE), so a room's message goes to one shard instead
 // of every node; rooms are spread over Config.ClusterSlots hash slots, each
 // slot in use with its own subscriber connection. The everyone and hub
-// channels stay classic pub/sub.
+// channels stay classic pub/sub. When resharding moves a slot, Redis drops
+// its channels' subscriptions; the broker subscribes them again on the new
+// owner (counted as a resubscribe).
 //
 // # Guarantees
 //

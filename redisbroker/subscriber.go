@@ -1,6 +1,7 @@
 package redisbroker
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -156,29 +157,77 @@ func (s *sub) run() {
 				}
 				continue
 			}
+			var rerr redis.Error
+			if s.sharded && errors.As(err, &rerr) {
+				// A refused SSUBSCRIBE (MOVED after a resharding): learn
+				// the new slot owners and subscribe there.
+				s.setDown(err)
+				s.b.cluster.ReloadState(ctx)
+				backoff = min(max(2*backoff, 10*time.Millisecond), maxBackoff)
+				if !sleep(ctx, backoff) {
+					return
+				}
+				s.replace(ps)
+				continue
+			}
 			// go-redis has dropped the connection and dials again on the
 			// next receive, resubscribing everything in one batch.
 			s.setDown(err)
 			backoff = min(max(2*backoff, 10*time.Millisecond), maxBackoff)
-			select {
-			case <-ctx.Done():
+			if !sleep(ctx, backoff) {
 				return
-			case <-time.After(backoff):
 			}
 			continue
 		}
-		backoff = 0
 		pinged = false
 		switch m := msg.(type) {
 		case *redis.Subscription:
+			if s.moved(m) {
+				// Redis dropped a channel this connection still wants: its
+				// slot moved to another shard (cluster resharding).
+				s.setDown(fmt.Errorf("channel %q left the shard (slot moved)", cut(m.Channel)))
+				s.b.cluster.ReloadState(ctx)
+				if !sleep(ctx, maxBackoff) {
+					return
+				}
+				s.replace(ps)
+				continue
+			}
+			backoff = 0
 			s.confirm(m)
 		case *redis.Pong:
+			backoff = 0
 			s.setUp()
 		case *redis.Message:
+			backoff = 0
 			s.setUp()
 			s.b.receive(m)
 		}
 	}
+}
+
+// sleep waits d, or returns false when the broker closes.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// moved reports whether m is Redis unsubscribing a shard channel that this
+// sub still wants, which it does when the channel's slot leaves the shard.
+func (s *sub) moved(m *redis.Subscription) bool {
+	if !s.sharded || m.Kind != "sunsubscribe" {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, wanted := s.channels[m.Channel]
+	return wanted
 }
 
 // replace swaps a silent connection for a new one subscribed, in one
