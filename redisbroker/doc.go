@@ -38,7 +38,9 @@
 //
 // # Guarantees
 //
-// Delivery across hubs is at most once, in publish order per hub. Messages
+// Delivery across hubs is at most once, in publish order per hub (in a
+// Redis Cluster, per room: rooms on different slots travel on different
+// connections). Messages
 // are lost, never duplicated, in these windows, each visible in Stats
 // (and in the "broker" object of core.StatsHandler):
 //
