@@ -12,12 +12,6 @@ import (
 	"github.com/rushws/rushws/core"
 )
 
-// RoomLister is what presence reads its local room sizes from; *core.Hub
-// implements it.
-type RoomLister interface {
-	Rooms() []core.RoomInfo
-}
-
 // presence keeps this hub's room sizes in Redis: one hash per room, a
 // field per hub holding "members:expiry-unix-ms", refreshed every third of
 // Config.PresenceTTL. A hub that stops refreshing (crashed) ages out when
@@ -27,13 +21,13 @@ type presence struct {
 	last map[string]int // room -> members written last round; presence goroutine only
 }
 
-// TrackPresence starts publishing the sizes of src's rooms (normally the
-// hub this broker serves) to Redis, so Presence can count a room's members
-// on every hub. Sizes lag by up to a third of Config.PresenceTTL. Call it
+// TrackPresence starts publishing the sizes of the hub's rooms (the hub
+// this broker serves) to Redis, so Presence can count a room's members on
+// every hub. Sizes lag by up to a third of Config.PresenceTTL. Call it
 // once, after core.NewHub.
-func (b *Broker) TrackPresence(src RoomLister) error {
-	if src == nil {
-		return errors.New("redisbroker: TrackPresence needs a RoomLister, got nil")
+func (b *Broker) TrackPresence(hub *core.Hub) error {
+	if hub == nil {
+		return errors.New("redisbroker: TrackPresence needs the hub, got nil")
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -48,7 +42,7 @@ func (b *Broker) TrackPresence(src RoomLister) error {
 	b.presence.on = true
 	b.presence.last = make(map[string]int)
 	b.wg.Add(1)
-	go b.presenceLoop(src)
+	go b.presenceLoop(hub)
 	return nil
 }
 
@@ -56,13 +50,13 @@ func (b *Broker) presenceKey(room string) string {
 	return b.cfg.Prefix + ":p:" + base64.RawURLEncoding.EncodeToString([]byte(room))
 }
 
-func (b *Broker) presenceLoop(src RoomLister) {
+func (b *Broker) presenceLoop(hub *core.Hub) {
 	defer b.wg.Done()
 	every := b.cfg.PresenceTTL / 3
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		b.refreshPresence(src)
+		b.refreshPresence(hub)
 		select {
 		case <-b.ctx.Done():
 			return
@@ -73,9 +67,9 @@ func (b *Broker) presenceLoop(src RoomLister) {
 
 // refreshPresence writes every local room's size with a fresh expiry and
 // removes this hub's field from rooms it no longer holds, in one pipeline.
-func (b *Broker) refreshPresence(src RoomLister) {
+func (b *Broker) refreshPresence(hub *core.Hub) {
 	now := make(map[string]int)
-	for _, r := range src.Rooms() {
+	for _, r := range hub.Rooms() {
 		if r.Members > 0 {
 			now[r.Name] = r.Members
 		}
