@@ -17,6 +17,9 @@
 // /readyz and the broker's health (Redis answers, subscriber connected) at
 // /api/ws/broker.
 //
+// browser.sh runs two instances and drives them in Chromium (browser.mjs):
+// a tab on each chats with the other.
+//
 // Without Redis the command exits with an error naming the address: an
 // instance that silently served only its own clients would split every
 // room.
