@@ -98,6 +98,8 @@ type Broker struct {
 	lastErrAt time.Time
 
 	presence presence
+
+	idle time.Duration // silence before a subscriber pings; idlePing, shorter in tests
 }
 
 // pubItem is one encoded message waiting for the publisher goroutine.
@@ -142,6 +144,7 @@ func New(client redis.UniversalClient, cfg Config) (*Broker, error) {
 		pending: make(map[string]bool),
 		wake:    make(chan struct{}, 1),
 		active:  make(map[string]bool),
+		idle:    idlePing,
 	}
 	if cluster != nil {
 		b.buckets = make([]*sub, cfg.ClusterSlots)

@@ -139,7 +139,7 @@ func (s *sub) run() {
 	pinged := false
 	for {
 		ps := s.pubsub()
-		msg, err := ps.ReceiveTimeout(ctx, idlePing)
+		msg, err := ps.ReceiveTimeout(ctx, s.b.idle)
 		if ctx.Err() != nil {
 			return
 		}
