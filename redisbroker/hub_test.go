@@ -46,9 +46,13 @@ func app(c *core.Conn) error {
 		"hubroom": func(c *core.Conn, m say) error { _, err := hub.To(m.Rooms...).Emit("msg", m.Text); return err },
 		"all":     func(c *core.Conn, m say) error { _, err := c.Broadcast().Emit("msg", m.Text); return err },
 		"direct":  func(c *core.Conn, m say) error { _, err := hub.ToConn(m.To).Emit("msg", m.Text); return err },
-		"leave":   func(c *core.Conn, m say) error { c.Leave(m.Rooms...); return nil },
-		"kick":    func(c *core.Conn, m say) error { _, err := hub.To(m.Rooms...).Close(4000, m.Text); return err },
-		"echo":    func(c *core.Conn, m say) error { return nil },
+		"except": func(c *core.Conn, m say) error {
+			_, err := hub.To(m.Rooms[0]).ExceptIDs(m.To).ExceptRooms(m.Rooms[1:]...).Emit("msg", m.Text)
+			return err
+		},
+		"leave": func(c *core.Conn, m say) error { c.Leave(m.Rooms...); return nil },
+		"kick":  func(c *core.Conn, m say) error { _, err := hub.To(m.Rooms...).Close(4000, m.Text); return err },
+		"echo":  func(c *core.Conn, m say) error { return nil },
 	}
 	for name, fn := range handlers {
 		if err := core.Handle(c, name, func(c *core.Conn, m say) (any, error) { return "ok", fn(c, m) }); err != nil {
@@ -146,11 +150,21 @@ func TestHubsShareRooms(t *testing.T) {
 		}
 		c1.ExpectNoEvent("msg", quietFor)
 	})
+	var id string
+	if err := json.Unmarshal(b1.EmitWithAck("id", nil).Data, &id); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("exclusions by ID and by room hold on every hub", func(t *testing.T) {
+		muted := nodes[2].join(t, 3, "r", "muted")
+		do(t, a1, "except", say{Rooms: []string{"r", "muted"}, To: id, Text: "not b1, not muted"})
+		expectMsg(t, a1, "not b1, not muted")
+		expectMsg(t, a2, "not b1, not muted")
+		b1.ExpectNoEvent("msg", quietFor)
+		muted.ExpectNoEvent("msg", quietFor)
+		muted.Close()
+		waitSubscribed(t, nodes[2].broker, 1)
+	})
 	t.Run("direct send to a connection on another hub", func(t *testing.T) {
-		var id string
-		if err := json.Unmarshal(b1.EmitWithAck("id", nil).Data, &id); err != nil {
-			t.Fatal(err)
-		}
 		do(t, c1, "direct", say{To: id, Text: "just you"})
 		expectMsg(t, b1, "just you")
 		for _, c := range []*wstest.Client{a1, a2, c1} {
