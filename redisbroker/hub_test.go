@@ -2,6 +2,7 @@ package redisbroker_test
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -323,4 +324,49 @@ func TestHubReadLoopsUnaffectedByPausedRedis(t *testing.T) {
 	}
 	// The messages that waited past their deadline are counted.
 	eventually(t, 5*time.Second, func() bool { return nodes[0].hub.Stats().Broker.PublishErrors > 0 }, "no publish error counted for the pause")
+}
+
+// TestHubsSubscriptionsFollowChurn joins and leaves rooms from many
+// goroutines on two hubs at once; when it stops, each broker is subscribed
+// to exactly the rooms its hub holds, and to none once everyone has gone.
+func TestHubsSubscriptionsFollowChurn(t *testing.T) {
+	nodes := startNodes(t, redisAddr(t), 2, redisbroker.Config{})
+	var clients []*wstest.Client
+	for _, n := range nodes {
+		for range 10 {
+			clients = append(clients, n.join(t, 0))
+		}
+	}
+	rooms := []string{"a", "b", "c", "d", "e", "f", "g", "h"}
+	stop := time.Now().Add(time.Second)
+	done := make(chan struct{})
+	for g := range 8 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for time.Now().Before(stop) {
+				conns := nodes[g%2].hub.Connections()
+				c := conns[rand.IntN(len(conns))]
+				room := rooms[rand.IntN(len(rooms))]
+				if rand.IntN(2) == 0 {
+					_ = c.Join(room)
+				} else {
+					c.Leave(room)
+				}
+			}
+		}()
+	}
+	for range 8 {
+		<-done
+	}
+	for i, n := range nodes {
+		want := len(n.hub.Rooms())
+		eventually(t, 5*time.Second, func() bool { return n.broker.Stats().Subscriptions == want }, "hub %d holds %d rooms, its broker is subscribed to %d", i, want, n.broker.Stats().Subscriptions)
+		t.Logf("hub %d after the churn: %d rooms, %d subscriptions", i, want, n.broker.Stats().Subscriptions)
+	}
+	for _, c := range clients {
+		c.Close()
+	}
+	for i, n := range nodes {
+		eventually(t, 5*time.Second, func() bool { return n.broker.Stats().Subscriptions == 0 && len(n.hub.Rooms()) == 0 }, "hub %d: %d rooms, %d subscriptions after everyone left", i, len(n.hub.Rooms()), n.broker.Stats().Subscriptions)
+	}
 }
