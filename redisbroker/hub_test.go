@@ -370,3 +370,31 @@ func TestHubsSubscriptionsFollowChurn(t *testing.T) {
 		eventually(t, 5*time.Second, func() bool { return n.broker.Stats().Subscriptions == 0 && len(n.hub.Rooms()) == 0 }, "hub %d: %d rooms, %d subscriptions after everyone left", i, len(n.hub.Rooms()), n.broker.Stats().Subscriptions)
 	}
 }
+
+// TestHubsLocalOnlyUntilRedisAnswers: with AllowUnavailable, hubs start
+// while Redis is down, serve their own clients, and link up once it
+// answers.
+func TestHubsLocalOnlyUntilRedisAnswers(t *testing.T) {
+	srv := startRedisServer(t)
+	srv.stop()
+	nodes := startNodes(t, srv.addr(), 2, redisbroker.Config{AllowUnavailable: true, StartTimeout: 100 * time.Millisecond, PublishTimeout: 50 * time.Millisecond})
+	c1 := wstest.Dial(t, nodes[0].url+"?rooms=r", wstest.WithTimeout(5*time.Second))
+	c2 := wstest.Dial(t, nodes[0].url+"?rooms=r", wstest.WithTimeout(5*time.Second))
+	do(t, c1, "room", say{Rooms: []string{"r"}, Text: "local only"})
+	expectMsg(t, c2, "local only")
+	if s := nodes[0].hub.Stats().Broker; s.Connected {
+		t.Errorf("broker connected without Redis: %+v", *s)
+	}
+	eventually(t, 5*time.Second, func() bool { return nodes[0].hub.Stats().Broker.PublishErrors == 1 }, "the message for other hubs was not counted as lost")
+
+	srv.start()
+	for _, n := range nodes {
+		eventually(t, 5*time.Second, func() bool { return n.broker.Healthy(t.Context()) == nil }, "broker not healthy once Redis answers")
+	}
+	remote := nodes[1].join(t, 1, "r")
+	waitSubscribed(t, nodes[0].broker, 1)
+	if _, err := nodes[0].hub.To("r").Emit("msg", "linked"); err != nil {
+		t.Fatal(err)
+	}
+	expectMsg(t, remote, "linked")
+}
