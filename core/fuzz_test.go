@@ -5,10 +5,13 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -96,6 +99,20 @@ func FuzzEventName(f *testing.F) {
 			}
 		}
 	})
+}
+
+// watchdog crashes the fuzz worker, printing every goroutine, when one
+// input takes longer than d: the fuzzer then keeps the input as a crasher,
+// where a hang would only stall it. Call the returned stop when the input
+// is done.
+func watchdog(d time.Duration, input any) (stop func() bool) {
+	timer := time.AfterFunc(d, func() {
+		buf := make([]byte, 8<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		fmt.Fprintf(os.Stderr, "input %q hung for %v; goroutines:\n%s\n", input, d, buf)
+		panic(fmt.Sprintf("input %q hung for %v", input, d))
+	})
+	return timer.Stop
 }
 
 // fuzzServer is a hub for fuzz targets, built once per target.
@@ -209,6 +226,7 @@ func FuzzEnvelope(f *testing.F) {
 	}
 	s := newFuzzServer(f, core.Config{PingInterval: -1, ReadLimit: 16 << 10}, eventRoute)
 	f.Fuzz(func(t *testing.T, msg string) {
+		defer watchdog(30*time.Second, msg)()
 		ws, _, err := websocket.DefaultDialer.Dial(s.url, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -272,6 +290,7 @@ func FuzzAckReply(f *testing.F) {
 		if !utf8.ValidString(reply) || len(reply) > 32<<10 {
 			return
 		}
+		defer watchdog(30*time.Second, reply)()
 		ws, _, err := websocket.DefaultDialer.Dial(s.url, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -449,6 +468,7 @@ func FuzzReadLoop(f *testing.F) {
 	})
 	allowed := map[int]bool{1000: true, 1002: true, 1005: true, 1006: true, 1007: true, 1009: true}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		defer watchdog(30*time.Second, data)()
 		nc, err := l.dial()
 		if err != nil {
 			t.Fatal(err)
