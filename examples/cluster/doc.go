@@ -10,6 +10,10 @@
 // redisbroker.Broker: what one hub sends to a room is published once to
 // Redis and delivered by every hub to its own members.
 //
+// The member counts in the page's join and leave notices are this
+// instance's (the shared chat code asks hub.Room); /api/ws/presence gives
+// the room's total across instances.
+//
 // Routes: the page at /, the WebSocket at /ws/{room}, the JS client at
 // /rushws.js, the hub's stats (with the broker's counters under "broker")
 // at /api/ws/stats, this instance's rooms at /api/ws/rooms, the room's
