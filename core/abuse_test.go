@@ -1,6 +1,7 @@
 package core_test
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -716,7 +717,7 @@ func drainOne(c *rawws.Conn) error {
 // before the headers are complete, and the hub never sees it.
 func TestTrickledHeaders(t *testing.T) {
 	s := newAbuseServer(t, core.Config{PingInterval: -1})
-	srv := httptestServerLikeExamples(t, s.hub, 300*time.Millisecond)
+	srv := httptestServerLikeExamples(t, s.hub, 300*time.Millisecond) // ReadTimeout 1.8 s: the trickle is cut by ReadHeaderTimeout first
 	addr := strings.TrimPrefix(srv.URL, "http://")
 	before := s.hub.Stats()
 	nc, err := dialTCP(addr)
@@ -746,6 +747,60 @@ func TestTrickledHeaders(t *testing.T) {
 	s.checkBystander(t)
 }
 
+// TestServerTimeouts checks the other side of the examples' http.Server
+// timeouts: an idle keep-alive connection is closed by IdleTimeout, and an
+// upgraded WebSocket outlives ReadTimeout and WriteTimeout (the hijacked
+// connection must not keep their deadlines).
+func TestServerTimeouts(t *testing.T) {
+	s := newAbuseServer(t, core.Config{PingInterval: -1})
+	const unit = 50 * time.Millisecond
+	srv := httptestServerLikeExamples(t, s.hub, unit)
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	t.Run("idle keep-alive", func(t *testing.T) {
+		nc, err := dialTCP(addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		if _, err := io.WriteString(nc, "GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		br := bufio.NewReader(nc)
+		res, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		_ = nc.SetReadDeadline(time.Now().Add(100 * unit))
+		if _, err := br.ReadByte(); err == nil || isTimeout(err) {
+			t.Fatalf("idle keep-alive connection still open after 100 units (IdleTimeout 12): %v", err)
+		}
+	})
+	t.Run("websocket outlives the request timeouts", func(t *testing.T) {
+		before := s.hub.Stats().Accepted
+		c, err := rawws.Dial(addr, "/ws/lobby", nil, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the route handler to run", func() bool { return s.hub.Stats().Accepted > before })
+		time.Sleep(10 * unit) // past ReadTimeout and WriteTimeout
+		if err := c.WriteFrames(rawws.Text("still here"), closeFrame(1000, "")); err != nil {
+			t.Fatal(err)
+		}
+		res := c.Drain(5 * time.Second)
+		if len(res.Messages) != 1 || string(res.Messages[0].Payload) != "still here" || res.Code != 1000 {
+			t.Fatalf("after the request timeouts: %d messages, close %d (%v)", len(res.Messages), res.Code, res.Err)
+		}
+	})
+	s.checkGone(t)
+	s.checkBystander(t)
+}
+
+func isTimeout(err error) bool {
+	ne, ok := err.(net.Error)
+	return ok && ne.Timeout()
+}
+
 // newStdLogger returns a log.Logger writing to w, for http.Server.ErrorLog.
 func newStdLogger(w io.Writer) *log.Logger { return log.New(w, "", 0) }
 
@@ -758,13 +813,19 @@ func heapInUse() int64 {
 }
 
 // httptestServerLikeExamples mounts hub on an http.Server with the
-// timeouts the examples set (ReadHeaderTimeout), shortened to rht.
-func httptestServerLikeExamples(t *testing.T, hub *core.Hub, rht time.Duration) *httptest.Server {
+// timeouts the examples set, scaled down by the same factor so a test
+// runs in a fraction of a second: ReadHeaderTimeout unit, ReadTimeout and
+// WriteTimeout 6 units, IdleTimeout 12 units (the examples: 5 s, 30 s,
+// 30 s, 60 s).
+func httptestServerLikeExamples(t *testing.T, hub *core.Hub, unit time.Duration) *httptest.Server {
 	t.Helper()
 	mux := http.NewServeMux()
 	mux.Handle("/ws/{room}", hub.Handler(abuseRoute))
 	srv := httptest.NewUnstartedServer(mux)
-	srv.Config.ReadHeaderTimeout = rht
+	srv.Config.ReadHeaderTimeout = unit
+	srv.Config.ReadTimeout = 6 * unit
+	srv.Config.WriteTimeout = 6 * unit
+	srv.Config.IdleTimeout = 12 * unit
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return srv
