@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -21,11 +22,12 @@ import (
 // such a client is served instead of refused.
 type wireConn struct {
 	net.Conn
-	mu        sync.Mutex   // held by every write
-	deadline  atomic.Int64 // gorilla's write deadline, unix nanoseconds; 0 for none
-	closeSent atomic.Bool  // a close frame has been written
-	until     atomic.Int64 // the socket's write deadline as writeFrames set it, unix nanoseconds; 0 when another set it since
-	prefix    []byte       // unread bytes from the handshake packet
+	mu        sync.Mutex      // held by every write
+	deadline  atomic.Int64    // gorilla's write deadline, unix nanoseconds; 0 for none
+	closeSent atomic.Bool     // a close frame has been written
+	until     atomic.Int64    // the socket's write deadline as writeFrames set it, unix nanoseconds; 0 when another set it since
+	prefix    []byte          // unread bytes from the handshake packet
+	raw       syscall.RawConn // the socket, for non-blocking writes (flushNow); nil if not a plain socket
 }
 
 // Read returns the handshake packet's leftover bytes first.
@@ -123,6 +125,9 @@ func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return conn, brw, err
 	}
 	wc := &wireConn{Conn: conn}
+	if sc, ok := conn.(syscall.Conn); ok {
+		wc.raw, _ = sc.SyscallConn()
+	}
 	if n := brw.Reader.Buffered(); n > 0 {
 		wc.prefix = make([]byte, n)
 		_, _ = brw.Reader.Read(wc.prefix)

@@ -101,23 +101,33 @@ func (c *Conn) Emit(event string, data any) error {
 // control frames and a connection's replies to its own messages are not
 // limited (reads pause instead, see pauseIfBehind).
 func (c *Conn) enqueue(o outbound, limited bool) error {
+	start, err := c.push(o, limited)
+	if start {
+		go c.writeLoop()
+	}
+	return err
+}
+
+// push is enqueue without starting the writer: start reports that the
+// caller must (the writer role is claimed for it).
+func (c *Conn) push(o outbound, limited bool) (start bool, err error) {
 	c.mu.Lock()
 	if c.state != stateOpen {
 		c.mu.Unlock()
-		return ErrClosed
+		return false, ErrClosed
 	}
 	size := len(o.frame)
-	if c.queued > 0 && c.overLocked(size) {
+	if c.queueBytes > 0 && c.overLocked(size) {
 		if !o.isData() && o.op != opClose { // a ping or pong to a backed-up peer: the queue itself will tell
 			c.mu.Unlock()
-			return nil
+			return false, nil
 		}
 		if limited && c.fullLocked(size) {
 			err := c.applyPolicyLocked()
 			after := c.afterClosingLocked()
 			c.mu.Unlock()
 			after()
-			return err
+			return false, err
 		}
 	}
 	c.queue = append(c.queue, o)
@@ -125,12 +135,9 @@ func (c *Conn) enqueue(o outbound, limited bool) error {
 	if o.isData() {
 		c.queued++
 	}
-	start := c.startWriterLocked()
+	start = c.startWriterLocked()
 	c.mu.Unlock()
-	if start {
-		go c.writeLoop()
-	}
-	return nil
+	return start, nil
 }
 
 // overLocked reports whether adding size bytes takes the queue over its

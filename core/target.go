@@ -176,11 +176,27 @@ func (t Target) deliverLocal(mt int, data []byte) (int, error) {
 		return 0, err
 	}
 	n := 0
+	list := flushPool.Get().(*[]*Conn)
 	t.forEach(func(c *Conn) {
-		if c.enqueue(o, true) == nil {
+		start, err := c.push(o, true)
+		if err == nil {
 			n++
 		}
+		if start {
+			*list = append(*list, c)
+		}
 	})
+	switch {
+	case len(*list) >= flushMin:
+		go flushAll(list) // one goroutine writes to every idle member
+	default:
+		for i, c := range *list {
+			go c.writeLoop()
+			(*list)[i] = nil
+		}
+		*list = (*list)[:0]
+		flushPool.Put(list)
+	}
 	return n, nil
 }
 

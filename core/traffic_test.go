@@ -513,3 +513,68 @@ func TestSlowRouteHandlerWarned(t *testing.T) {
 	}
 	cl.Abort()
 }
+
+// Broadcasts to a room are written to idle members by one flusher without
+// blocking; a member whose socket takes only part of a batch gets the rest
+// from a writer of its own. Every member, fast or slow to read, reads every
+// message whole and in order.
+func TestBroadcastToMixedReaders(t *testing.T) {
+	s := newServer(t, core.Config{SendQueueBytes: 8 << 20}, chat)
+	const members, n = 8, 200
+	conns := make([]*websocket.Conn, members)
+	for i := range conns {
+		buf := 0
+		if i%3 == 0 {
+			buf = 4096 // takes a little at a time
+		}
+		conns[i] = dialRaw(t, s.url("mixed"), buf)
+	}
+	eventually(t, "every member", func() bool { r, _ := s.hub.Room("mixed"); return r.Members == members })
+	sizes := []int{10, 200, 5000, 70000}
+	errs := make(chan error, members)
+	for i, ws := range conns {
+		go func() {
+			_ = ws.SetReadDeadline(time.Now().Add(60 * time.Second))
+			for want := range n {
+				if i%3 == 0 && want%50 == 0 {
+					time.Sleep(5 * time.Millisecond) // a slow reader
+				}
+				_, data, err := ws.ReadMessage()
+				if err != nil {
+					errs <- fmt.Errorf("member %d, message %d: %v", i, want, err)
+					return
+				}
+				var env struct {
+					Data struct {
+						Seq int
+						Pad string
+					}
+				}
+				if json.Unmarshal(data, &env) != nil || env.Data.Seq != want || len(env.Data.Pad) != sizes[want%len(sizes)] {
+					errs <- fmt.Errorf("member %d: message %d wrong or cut (%d bytes)", i, want, len(data))
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for seq := range n {
+		pad := strings.Repeat("m", sizes[seq%len(sizes)])
+		if _, err := s.hub.To("mixed").Emit("news", map[string]any{"seq": seq, "pad": pad}); err != nil {
+			t.Fatal(err)
+		}
+		if seq%20 == 0 {
+			time.Sleep(time.Millisecond) // let the flusher find idle members
+		}
+	}
+	for range members {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Each message is counted once written, which may be just after it arrives.
+	eventually(t, "every delivery counted", func() bool { return s.hub.Stats().MessagesOut >= members*n })
+	if st := s.hub.Stats(); st.SlowCloses != 0 || st.Drops != 0 {
+		t.Fatalf("SlowCloses %d, Drops %d; want 0", st.SlowCloses, st.Drops)
+	}
+}

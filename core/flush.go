@@ -1,0 +1,157 @@
+package core
+
+import (
+	"errors"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// A broadcast to many idle members would start one writer goroutine per
+// member. Instead, the members whose writer must start are handed to one
+// flusher goroutine, which writes each member's queue with one
+// non-blocking writev, as raw gorilla writes to each in turn, but without
+// ever waiting on a socket: a member whose socket cannot take the whole
+// batch at once gets a writer goroutine of its own for the rest, with the
+// usual deadlines and slow-consumer policy. The flusher runs once the
+// broadcaster yields, like the writers it replaces, so members still batch
+// what queued meanwhile.
+
+// flushMin is the fewest members for which the flusher replaces writer
+// goroutines.
+const flushMin = 4
+
+// flushPool holds the member lists handed to flushers.
+var flushPool = sync.Pool{New: func() any { return new([]*Conn) }}
+
+// errWouldBlock reports a socket that cannot take the write now.
+var errWouldBlock = errors.New("rushws: write would block")
+
+// flushAll writes what is queued for each of conns, whose writer role has
+// been claimed for it, without blocking; then returns the list to the pool.
+func flushAll(list *[]*Conn) {
+	for i, c := range *list {
+		c.flushNow()
+		(*list)[i] = nil
+	}
+	*list = (*list)[:0]
+	flushPool.Put(list)
+}
+
+// flushNow writes the queue with one non-blocking writev. The caller holds
+// the writer role (c.writing); flushNow ends it, or hands it to a writer
+// goroutine when anything is left or anything is unusual (closing,
+// compression, a control frame other than ping or pong).
+func (c *Conn) flushNow() {
+	w := c.wire
+	c.mu.Lock()
+	batch := c.queue
+	simple := !c.compress && w != nil && w.raw != nil && c.state == stateOpen && !c.abandon.Load() &&
+		len(batch) > 0 && len(batch) <= 64
+	size := 0
+	for i := 0; simple && i < len(batch); i++ {
+		simple = batch[i].op != opClose
+		size += len(batch[i].frame)
+	}
+	if !simple || size > maxWritev {
+		c.mu.Unlock()
+		go c.writeLoop() // the usual writer, for what is unusual
+		return
+	}
+	c.queue = nil
+	queued := c.queueBytes
+	c.mu.Unlock()
+	c.hub.stats.observeQueue(queued)
+
+	var arr [64][]byte
+	iovs := arr[:0]
+	for i := range batch {
+		iovs = append(iovs, batch[i].frame)
+	}
+	n, err := w.tryWritev(iovs)
+	var msgs, bytes uint64
+	written, left := 0, -1 // frames written whole; index of the first not
+	for i := range batch {
+		f := len(batch[i].frame)
+		if n < f {
+			left = i
+			break
+		}
+		n -= f
+		written += f
+		if batch[i].isData() {
+			msgs++
+			bytes += uint64(batch[i].n)
+		}
+	}
+	h := c.hub
+	h.stats.messagesOut.Add(msgs)
+	h.stats.bytesOut.Add(bytes)
+
+	c.mu.Lock()
+	c.queued -= int(msgs)
+	c.queueBytes -= written
+	var rest []outbound
+	if left >= 0 {
+		// What the socket did not take goes back in front of what was
+		// queued since, the frame in flight first (its written part
+		// counted as sent).
+		rest = make([]outbound, 0, len(batch)-left+len(c.queue))
+		first := batch[left]
+		if n > 0 {
+			c.queueBytes -= n
+			first.frame, first.hdr = first.frame[n:], 0
+		}
+		rest = append(rest, first)
+		rest = append(rest, batch[left+1:]...)
+		rest = append(rest, c.queue...)
+		c.queue = rest
+	}
+	clear(batch)
+	failed := err != nil && !errors.Is(err, errWouldBlock)
+	if !failed && len(c.queue) > 0 {
+		c.mu.Unlock()
+		go c.writeLoop() // the rest waits on the socket: a writer of its own
+		return
+	}
+	c.dropQueueLocked()
+	c.queue, c.spare = nil, nil
+	c.writing = false
+	c.resumeLocked(true)
+	if c.writerDone != nil {
+		close(c.writerDone)
+		c.writerDone = nil
+	}
+	c.mu.Unlock()
+	if failed { // the peer is gone: the read loop notices and cleans up
+		c.kill(CloseAbnormal, "write failed")
+	}
+}
+
+// tryWritev writes iovs with one writev if the socket takes it now, and
+// returns how many bytes it took; errWouldBlock when it cannot write at all
+// (gorilla holds the socket, the deadline has passed, or the socket is
+// full).
+func (w *wireConn) tryWritev(iovs [][]byte) (int, error) {
+	if !w.mu.TryLock() {
+		return 0, errWouldBlock
+	}
+	defer w.mu.Unlock()
+	var n int
+	var werr error
+	err := w.raw.Write(func(fd uintptr) bool {
+		n, werr = unix.Writev(int(fd), iovs)
+		return true // never wait: a full socket is the writer goroutine's job
+	})
+	if n < 0 {
+		n = 0
+	}
+	switch {
+	case err != nil: // the deadline passed or the socket closed: the writer decides
+		return n, errWouldBlock
+	case errors.Is(werr, syscall.EAGAIN), errors.Is(werr, syscall.EINTR):
+		return n, errWouldBlock
+	}
+	return n, werr
+}
