@@ -224,7 +224,7 @@ func (c *Conn) emitAckLocked(event string, data any, fn AckFunc) (uint64, error)
 		c.acks = make(map[uint64]AckFunc, 1)
 	}
 	c.acks[id] = fn
-	c.queue = append(c.queue, o)
+	c.appendLocked(o)
 	c.queued++
 	c.queueBytes += len(o.frame)
 	return id, nil

@@ -28,22 +28,44 @@ var flushPool = sync.Pool{New: func() any { return new([]*Conn) }}
 // errWouldBlock reports a socket that cannot take the write now.
 var errWouldBlock = errors.New("rushws: write would block")
 
+// flusher is one flusher goroutine's reusable state: the iovecs of the
+// writev in progress and the function RawConn.Write runs, made once rather
+// than per write.
+type flusher struct {
+	iovs [][]byte
+	n    int
+	err  error
+	fn   func(fd uintptr) bool
+}
+
+// flusherPool holds flushers between broadcasts.
+var flusherPool = sync.Pool{New: func() any {
+	f := &flusher{iovs: make([][]byte, 0, 64)}
+	f.fn = func(fd uintptr) bool {
+		f.n, f.err = unix.Writev(int(fd), f.iovs)
+		return true // never wait: a full socket is the writer goroutine's job
+	}
+	return f
+}}
+
 // flushAll writes what is queued for each of conns, whose writer role has
 // been claimed for it, without blocking; then returns the list to the pool.
 func flushAll(list *[]*Conn) {
+	f := flusherPool.Get().(*flusher)
 	for i, c := range *list {
-		c.flushNow()
+		c.flushNow(f)
 		(*list)[i] = nil
 	}
 	*list = (*list)[:0]
 	flushPool.Put(list)
+	flusherPool.Put(f)
 }
 
 // flushNow writes the queue with one non-blocking writev. The caller holds
 // the writer role (c.writing); flushNow ends it, or hands it to a writer
 // goroutine when anything is left or anything is unusual (closing,
 // compression, a control frame other than ping or pong).
-func (c *Conn) flushNow() {
+func (c *Conn) flushNow(f *flusher) {
 	w := c.wire
 	c.mu.Lock()
 	batch := c.queue
@@ -64,12 +86,12 @@ func (c *Conn) flushNow() {
 	c.mu.Unlock()
 	c.hub.stats.observeQueue(queued)
 
-	var arr [64][]byte
-	iovs := arr[:0]
+	f.iovs = f.iovs[:0]
 	for i := range batch {
-		iovs = append(iovs, batch[i].frame)
+		f.iovs = append(f.iovs, batch[i].frame)
 	}
-	n, err := w.tryWritev(iovs)
+	n, err := w.tryWritev(f)
+	clear(f.iovs)
 	var msgs, bytes uint64
 	written, left := 0, -1 // frames written whole; index of the first not
 	for i := range batch {
@@ -109,6 +131,7 @@ func (c *Conn) flushNow() {
 		c.queue = rest
 	}
 	clear(batch)
+	recycleQueue(batch)
 	failed := err != nil && !errors.Is(err, errWouldBlock)
 	if !failed && len(c.queue) > 0 {
 		c.mu.Unlock()
@@ -116,6 +139,8 @@ func (c *Conn) flushNow() {
 		return
 	}
 	c.dropQueueLocked()
+	recycleQueue(c.queue)
+	recycleQueue(c.spare)
 	c.queue, c.spare = nil, nil
 	c.writing = false
 	c.resumeLocked(true)
@@ -129,29 +154,23 @@ func (c *Conn) flushNow() {
 	}
 }
 
-// tryWritev writes iovs with one writev if the socket takes it now, and
+// tryWritev writes f.iovs with one writev if the socket takes it now, and
 // returns how many bytes it took; errWouldBlock when it cannot write at all
 // (gorilla holds the socket, the deadline has passed, or the socket is
 // full).
-func (w *wireConn) tryWritev(iovs [][]byte) (int, error) {
+func (w *wireConn) tryWritev(f *flusher) (int, error) {
 	if !w.mu.TryLock() {
 		return 0, errWouldBlock
 	}
 	defer w.mu.Unlock()
-	var n int
-	var werr error
-	err := w.raw.Write(func(fd uintptr) bool {
-		n, werr = unix.Writev(int(fd), iovs)
-		return true // never wait: a full socket is the writer goroutine's job
-	})
-	if n < 0 {
-		n = 0
-	}
+	f.n, f.err = 0, nil
+	err := w.raw.Write(f.fn)
+	n := max(f.n, 0)
 	switch {
 	case err != nil: // the deadline passed or the socket closed: the writer decides
 		return n, errWouldBlock
-	case errors.Is(werr, syscall.EAGAIN), errors.Is(werr, syscall.EINTR):
+	case f.err == syscall.EAGAIN, f.err == syscall.EINTR:
 		return n, errWouldBlock
 	}
-	return n, werr
+	return n, f.err
 }

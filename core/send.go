@@ -130,7 +130,7 @@ func (c *Conn) push(o outbound, limited bool) (start bool, err error) {
 			return false, err
 		}
 	}
-	c.queue = append(c.queue, o)
+	c.appendLocked(o)
 	c.queueBytes += size
 	if o.isData() {
 		c.queued++
@@ -138,6 +138,31 @@ func (c *Conn) push(o outbound, limited bool) (start bool, err error) {
 	start = c.startWriterLocked()
 	c.mu.Unlock()
 	return start, nil
+}
+
+// queueChunk is the capacity of the queue arrays that writers recycle: a
+// broadcast to idle members then allocates no queue array per member.
+const queueChunk = 4
+
+// queuePool holds empty queue arrays of queueChunk frames.
+var queuePool = sync.Pool{New: func() any { return new([queueChunk]outbound) }}
+
+// appendLocked adds o to the queue, taking a recycled array for an empty
+// one. c.mu is held.
+func (c *Conn) appendLocked(o outbound) {
+	if cap(c.queue) == 0 {
+		c.queue = queuePool.Get().(*[queueChunk]outbound)[:0]
+	}
+	c.queue = append(c.queue, o)
+}
+
+// recycleQueue gives back a queue array nothing refers to any more.
+func recycleQueue(q []outbound) {
+	if cap(q) == queueChunk {
+		a := (*[queueChunk]outbound)(q[:queueChunk])
+		clear(a[:])
+		queuePool.Put(a)
+	}
 }
 
 // overLocked reports whether adding size bytes takes the queue over its
@@ -356,6 +381,8 @@ func (c *Conn) drain(inline bool) {
 		if len(c.queue) == 0 || c.state == stateClosed {
 			// An idle connection keeps no queue array.
 			c.dropQueueLocked()
+			recycleQueue(c.queue)
+			recycleQueue(c.spare)
 			c.queue, c.spare = nil, nil
 			c.writing = false
 			c.resumeLocked(true)
