@@ -401,7 +401,7 @@ func runSoak(cfg config) int {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	var accepted, closed, slowCloses, msgsIn, msgsOut, drops, errs, rejected, broadcasts, directs uint64
+	var accepted, closed, slowCloses, timeouts, msgsIn, msgsOut, drops, errs, rejected, broadcasts, directs uint64
 	var bstats []string
 	for _, s := range r.servers {
 		st := s.hub.Stats()
@@ -427,6 +427,7 @@ func runSoak(cfg config) int {
 		accepted += st.Accepted
 		closed += closedHere
 		slowCloses += st.SlowCloses
+		timeouts += st.Timeouts
 		msgsIn += st.MessagesIn
 		msgsOut += st.MessagesOut
 		drops += st.Drops
@@ -449,7 +450,7 @@ func runSoak(cfg config) int {
 	check(r.failedClients.Load() == 0, "every healthy client got every message sent to it, in order, once: %d checked, %d failed",
 		r.healthyChecked.Load(), r.failedClients.Load())
 	check(slowCloses <= r.slowClosed.Load()+r.slowDropped.Load()+r.slowNotClosed.Load(),
-		"slow closes %d all hit slow consumers (seen closed with 1008: %d, dropped: %d, not yet closed: %d)", slowCloses, r.slowClosed.Load(), r.slowDropped.Load(), r.slowNotClosed.Load())
+		"slow closes %d all hit slow consumers (seen closed with 1008: %d, cut: %d, not yet closed: %d)", slowCloses, r.slowClosed.Load(), r.slowDropped.Load(), r.slowNotClosed.Load())
 	check(hubErrors.Load() == 0, "no error logged by the hubs (%d)", hubErrors.Load())
 	for _, s := range r.servers {
 		s.close()
@@ -471,8 +472,8 @@ func runSoak(cfg config) int {
 	elapsed := cfg.duration.Seconds()
 	fmt.Printf("figures: %d connections made (%d healthy/flooder checked, %d slow, %d reset), %d room broadcasts, %d direct sends, messages in %d, out %d (%.0f/s), drops %d, errors %d\n",
 		r.connected.Load(), r.healthyChecked.Load(), kinds[slow].Load(), r.resets.Load(), broadcasts, directs, msgsIn, msgsOut, float64(msgsOut)/elapsed, drops, errs)
-	fmt.Printf("slow consumers: %d slow closes by policy; slow clients seen closed with 1008 %d, dropped %d, not yet closed at their end %d\n",
-		slowCloses, r.slowClosed.Load(), r.slowDropped.Load(), r.slowNotClosed.Load())
+	fmt.Printf("slow consumers: %d slow closes by policy, %d peers closed for missing the pong timeout; slow clients seen closed with 1008 %d, cut without a close frame (policy after a stuck write, or pong timeout) %d, not yet closed at their end %d\n",
+		slowCloses, timeouts, r.slowClosed.Load(), r.slowDropped.Load(), r.slowNotClosed.Load())
 	fmt.Printf("delivery latency of room messages: p50 %v p99 %v p99.9 %v (%d observed)\n",
 		r.latency.quantile(0.5).Round(time.Microsecond), r.latency.quantile(0.99).Round(time.Microsecond), r.latency.quantile(0.999).Round(time.Microsecond), r.latency.n)
 	if cfg.useRedis {
@@ -493,7 +494,7 @@ func runSoak(cfg config) int {
 	}
 	if cfg.out != "" {
 		fig := map[string]any{"duration_s": elapsed, "conns": cfg.conns, "connected": r.connected.Load(), "checked": r.healthyChecked.Load(),
-			"failed": r.failedClients.Load(), "slow": kinds[slow].Load(), "slow_closes": slowCloses, "resets": r.resets.Load(),
+			"failed": r.failedClients.Load(), "slow": kinds[slow].Load(), "slow_closes": slowCloses, "timeouts": timeouts, "resets": r.resets.Load(),
 			"broadcasts": broadcasts, "directs": directs, "messages_in": msgsIn, "messages_out": msgsOut,
 			"p50_us": r.latency.quantile(0.5).Microseconds(), "p99_us": r.latency.quantile(0.99).Microseconds(),
 			"goroutines_base": baseG, "goroutines_end": g, "heap_base": baseHeap, "heap_end": heap, "ok": ok,
