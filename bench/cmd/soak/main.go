@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"os"
 	"os/exec"
 	"runtime"
@@ -202,7 +203,7 @@ func main() {
 	flag.IntVar(&cfg.flooders, "flooders", 3, "clients that flood the firehose")
 	flag.IntVar(&cfg.padBytes, "pad", 2048, "padding of firehose messages, bytes")
 	flag.BoolVar(&cfg.useRedis, "redis", false, "two hubs sharing a private redis-server, restarted halfway")
-	flag.IntVar(&cfg.redisPort, "redis-port", 16399, "port of the private redis-server")
+	flag.IntVar(&cfg.redisPort, "redis-port", 0, "port of the private redis-server (default: a free one)")
 	flag.StringVar(&cfg.out, "out", "", "write the figures as JSON to this file")
 	flag.Uint64Var(&cfg.seed, "seed", 1, "random seed")
 	ladderMax := flag.Int("ladder-max", 0, "ladder: most idle connections (default: what the descriptor limit allows)")
@@ -550,6 +551,14 @@ type redisServer struct {
 }
 
 func startRedis(port int) (*redisServer, error) {
+	if port == 0 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		port = ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+	}
 	r := &redisServer{port: port, addr: "127.0.0.1:" + strconv.Itoa(port)}
 	return r, r.start()
 }
