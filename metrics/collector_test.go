@@ -636,3 +636,22 @@ func TestMetricsIsWebSocket(t *testing.T) {
 		})
 	}
 }
+
+func TestMetricsMethodLabel(t *testing.T) {
+	tests := []struct {
+		name, method, want string
+	}{
+		{"GET", http.MethodGet, http.MethodGet},
+		{"DELETE", http.MethodDelete, http.MethodDelete},
+		{"invented method", "BREW", "other"},
+		{"lower case", "get", "other"},
+		{"empty", "", "other"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := metrics.MethodLabel(tt.method); got != tt.want {
+				t.Fatalf("MethodLabel(%q) = %q, want %q", tt.method, got, tt.want)
+			}
+		})
+	}
+}

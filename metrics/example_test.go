@@ -90,8 +90,8 @@ func Example() {
 
 // With Echo: echoprometheus measures the app's HTTP requests and skips the
 // WebSocket handshakes (a hijacked request has no meaningful duration),
-// the hub's collector sits on the same registry, and the health probes are
-// wrapped handlers.
+// with labels that no client can multiply; the hub's collector sits on the
+// same registry, and the health probes are wrapped handlers.
 func Example_echo() {
 	hub := quietHub()
 	reg := prometheus.NewRegistry()
@@ -102,6 +102,13 @@ func Example_echo() {
 	e.Use(echoprometheus.NewMiddlewareWithConfig(echoprometheus.MiddlewareConfig{
 		Registerer: reg,
 		Skipper:    func(c echo.Context) bool { return metrics.IsWebSocket(c.Request()) },
+		// Labels no client can multiply: the route, never the raw path of
+		// an unmatched request; no Host header; known methods only.
+		DoNotUseRequestPathFor404: true,
+		LabelFuncs: map[string]echoprometheus.LabelValueFunc{
+			"host":   func(echo.Context, error) string { return "" },
+			"method": func(c echo.Context, _ error) string { return metrics.MethodLabel(c.Request().Method) },
+		},
 	}))
 	e.GET("/ws", echows.Handler(hub, join))
 	e.GET("/hello", func(c echo.Context) error { return c.String(http.StatusOK, "hello") })
@@ -119,6 +126,7 @@ func Example_echo() {
 	}
 	defer ws.Close()
 	get(srv.URL + "/hello")
+	get(srv.URL + "/no/such/page") // counted under url="" rather than its path
 
 	families, err := reg.Gather()
 	if err != nil {
@@ -127,17 +135,18 @@ func Example_echo() {
 	for _, mf := range families {
 		if mf.GetName() == "echo_requests_total" {
 			for _, m := range mf.GetMetric() {
+				labels := map[string]string{}
 				for _, l := range m.GetLabel() {
-					if l.GetName() == "url" {
-						fmt.Println("echo_requests_total url:", l.GetValue(), m.GetCounter().GetValue())
-					}
+					labels[l.GetName()] = l.GetValue()
 				}
+				fmt.Printf("echo_requests_total{code=%q,host=%q,url=%q} %v\n", labels["code"], labels["host"], labels["url"], m.GetCounter().GetValue())
 			}
 		}
 	}
 	fmt.Println(get(srv.URL + "/admin/livez"))
 	// Output:
-	// echo_requests_total url: /hello 1
+	// echo_requests_total{code="200",host="",url="/hello"} 1
+	// echo_requests_total{code="404",host="",url=""} 1
 	// 200 {"state":"serving","connections":1,"healthy":1,"unhealthy":0}
 }
 
@@ -161,7 +170,7 @@ func requestDuration(reg prometheus.Registerer) gin.HandlerFunc {
 		if route == "" {
 			route = "unmatched"
 		}
-		h.WithLabelValues(c.Request.Method, route, strconv.Itoa(c.Writer.Status())).Observe(time.Since(start).Seconds())
+		h.WithLabelValues(metrics.MethodLabel(c.Request.Method), route, strconv.Itoa(c.Writer.Status())).Observe(time.Since(start).Seconds())
 	}
 }
 

@@ -25,3 +25,16 @@ func hasToken(h http.Header, name, token string) bool {
 	}
 	return false
 }
+
+// MethodLabel returns method when it is a standard HTTP method, and
+// "other" otherwise, for the method label of HTTP request metrics: a
+// client can send any token as a method, and each new one would otherwise
+// become a series.
+func MethodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
+		return method
+	}
+	return "other"
+}

@@ -13,13 +13,17 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/labstack/echo-contrib/echoprometheus"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/rushws/rushws/client"
 	"github.com/rushws/rushws/core"
 	"github.com/rushws/rushws/echows"
 	"github.com/rushws/rushws/examples/internal/chat"
+	"github.com/rushws/rushws/metrics"
 )
 
 func main() {
@@ -101,6 +105,31 @@ func newApp(logger *slog.Logger) (http.Handler, *core.Hub, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	// Prometheus on the app's own registry: the hub's rushws_* metrics,
+	// the Go runtime and the process.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := metrics.Register(reg, hub); err != nil {
+		_ = hub.Close()
+		return nil, nil, err
+	}
+	// HTTP request metrics, skipping WebSocket handshakes (a hijacked
+	// request has no meaningful duration), with labels no client can
+	// multiply: the route, never the raw path of an unmatched request; no
+	// Host header; known methods only.
+	requestMetrics, err := echoprometheus.MiddlewareConfig{
+		Registerer:                reg,
+		Skipper:                   func(c echo.Context) bool { return metrics.IsWebSocket(c.Request()) },
+		DoNotUseRequestPathFor404: true,
+		LabelFuncs: map[string]echoprometheus.LabelValueFunc{
+			"host":   func(echo.Context, error) string { return "" },
+			"method": func(c echo.Context, _ error) string { return metrics.MethodLabel(c.Request().Method) },
+		},
+	}.ToMiddleware()
+	if err != nil {
+		_ = hub.Close()
+		return nil, nil, err
+	}
 	page := chat.Page("Echo")
 	e := echo.New()
 	e.HideBanner = true
@@ -128,6 +157,7 @@ func newApp(logger *slog.Logger) (http.Handler, *core.Hub, error) {
 		},
 	}))
 	e.Use(middleware.Recover())
+	e.Use(requestMetrics)
 
 	e.GET("/", func(c echo.Context) error {
 		c.Response().Header().Set("X-Content-Type-Options", "nosniff")
@@ -136,6 +166,13 @@ func newApp(logger *slog.Logger) (http.Handler, *core.Hub, error) {
 	echows.WS(e, "/ws/:room", hub, chat.Handle, chat.ValidRoom)
 	e.GET("/api/ws/stats", echows.StatsHandler(hub))
 	e.GET("/api/ws/rooms", echows.RoomsHandler(hub))
+	// Admin routes: in production, serve them behind auth or on an internal
+	// listener (the probes say nothing sensitive; metrics and stats do).
+	// livez and readyz are for Kubernetes probes; readyz says 503 as soon
+	// as Shutdown begins.
+	e.GET("/admin/metrics", echoprometheus.NewHandlerWithConfig(echoprometheus.HandlerConfig{Gatherer: reg}))
+	e.GET("/admin/livez", echo.WrapHandler(core.LiveHandler(hub)))
+	e.GET("/admin/readyz", echo.WrapHandler(core.ReadyHandler(hub)))
 	e.GET(chat.ClientPath, echo.WrapHandler(client.Handler())) // the JS client the page imports
 	return e, hub, nil
 }

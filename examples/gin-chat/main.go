@@ -14,11 +14,15 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/rushws/rushws/client"
 	"github.com/rushws/rushws/core"
 	"github.com/rushws/rushws/examples/internal/chat"
 	"github.com/rushws/rushws/ginws"
+	"github.com/rushws/rushws/metrics"
 )
 
 func main() {
@@ -100,6 +104,14 @@ func newApp(logger *slog.Logger) (http.Handler, *core.Hub, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	// Prometheus on the app's own registry: the hub's rushws_* metrics,
+	// the Go runtime and the process.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := metrics.Register(reg, hub); err != nil {
+		_ = hub.Close()
+		return nil, nil, err
+	}
 	page := chat.Page("Gin")
 	r := gin.New()
 	// Clients connect directly: c.ClientIP() (in Gin's log, and what rate
@@ -119,6 +131,13 @@ func newApp(logger *slog.Logger) (http.Handler, *core.Hub, error) {
 	ginws.WS(r, "/ws/:room", hub, chat.Handle, chat.ValidRoom)
 	r.GET("/api/ws/stats", ginws.StatsHandler(hub))
 	r.GET("/api/ws/rooms", ginws.RoomsHandler(hub))
+	// Admin routes: in production, serve them behind auth or on an internal
+	// listener (the probes say nothing sensitive; metrics and stats do).
+	// livez and readyz are for Kubernetes probes; readyz says 503 as soon
+	// as Shutdown begins.
+	r.GET("/admin/metrics", gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})))
+	r.GET("/admin/livez", gin.WrapH(core.LiveHandler(hub)))
+	r.GET("/admin/readyz", gin.WrapH(core.ReadyHandler(hub)))
 	r.GET(chat.ClientPath, gin.WrapH(client.Handler())) // the JS client the page imports
 	return r, hub, nil
 }
