@@ -194,13 +194,17 @@ func (c *Conn) ConnectedAt() time.Time { return c.connectedAt }
 func (c *Conn) LastSeen() time.Time { return time.Unix(0, c.lastSeen.Load()) }
 
 // IsAlive reports whether the connection is open and its peer was seen
-// within the hub's PongTimeout.
+// within the hub's PongTimeout. With heartbeats off it reports whether the
+// connection is open.
 func (c *Conn) IsAlive() bool {
 	c.mu.Lock()
 	open := c.state == stateOpen
 	c.mu.Unlock()
 	if !open || c.ws == nil {
 		return false
+	}
+	if c.hub.cfg.PingInterval < 0 {
+		return true // no heartbeat: silence says nothing about the peer
 	}
 	return time.Since(c.LastSeen()) < c.hub.cfg.PongTimeout
 }

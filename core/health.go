@@ -24,7 +24,8 @@ type Health struct {
 	// State is StateServing, StateShuttingDown or StateClosed.
 	State string `json:"state"`
 	// Connections is the number of live connections; Healthy of them are
-	// alive (Conn.IsAlive: open, and the peer seen within PongTimeout),
+	// alive (Conn.IsAlive: open, and with heartbeats on the peer seen
+	// within PongTimeout),
 	// Unhealthy are not.
 	Connections int `json:"connections"`
 	Healthy     int `json:"healthy"`
