@@ -63,7 +63,7 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, info ConnInfo, fn Ha
 	hw := &hijackWriter{ResponseWriter: w}
 	route := info.Route
 	if route == "" {
-		route = r.URL.Path
+		route = cutUTF8(r.URL.Path, 128) // a client's path: bounded in logs
 	}
 	final := func(c *Conn) error { return h.upgrade(hw, r, c, fn, route) }
 	err := h.runChain(h.chain(final, mw), c)
@@ -139,7 +139,7 @@ func (h *Hub) upgrade(hw *hijackWriter, r *http.Request, c *Conn, fn HandlerFunc
 		if hw.hijackErr != nil {
 			h.log.Error("rushws: cannot take over the connection: the response writer does not support hijacking; "+
 				"a middleware on this route (such as Echo's Timeout or a buffering writer) hides http.Hijacker",
-				"path", r.URL.Path, "err", hw.hijackErr)
+				"path", cutUTF8(r.URL.Path, 128), "err", hw.hijackErr)
 			return &HTTPError{Status: http.StatusInternalServerError, Message: "websocket upgrade not possible on this route", Reason: "hijack", Err: hw.hijackErr}
 		}
 		if hw.status != 0 { // a check gorilla made that ours did not
