@@ -198,6 +198,13 @@ func (c *client) request(event string, data any) (json.RawMessage, error) {
 	case d := <-c.ackCh:
 		return d, nil
 	case <-c.readDone:
+		// A slow client's reader stops right after it hands over the
+		// reply: take the reply if it is there.
+		select {
+		case d := <-c.ackCh:
+			return d, nil
+		default:
+		}
 		return nil, fmt.Errorf("connection ended waiting for %s: %v", event, c.readErr)
 	case <-time.After(30 * time.Second):
 		return nil, fmt.Errorf("no reply to %s within 30s", event)
