@@ -138,16 +138,7 @@ func (c *Conn) flushNow(f *flusher) {
 		go c.writeLoop() // the rest waits on the socket: a writer of its own
 		return
 	}
-	c.dropQueueLocked()
-	recycleQueue(c.queue)
-	recycleQueue(c.spare)
-	c.queue, c.spare = nil, nil
-	c.writing = false
-	c.resumeLocked(true)
-	if c.writerDone != nil {
-		close(c.writerDone)
-		c.writerDone = nil
-	}
+	c.endWriterLocked()
 	c.mu.Unlock()
 	if failed { // the peer is gone: the read loop notices and cleans up
 		c.kill(CloseAbnormal, "write failed")

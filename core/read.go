@@ -198,24 +198,11 @@ func (c *Conn) abort(code int, reason string, sendFrame bool) {
 // what is already queued (a pong, say), unless the hub sent its own close
 // first. The read loop then ends, and finish lets the writer flush.
 func (c *Conn) onPeerClose(code int, text string) error {
-	c.mu.Lock()
-	if c.state != stateOpen {
-		c.mu.Unlock()
-		return nil
-	}
-	c.beginClosingLocked(code, text)
+	echo := closeOut(code, "")
 	if code == websocket.CloseNoStatusReceived {
-		c.queue = append(c.queue, controlOut(opClose, nil))
-	} else {
-		c.queue = append(c.queue, closeOut(code, ""))
+		echo = controlOut(opClose, nil) // no code came: none goes back
 	}
-	start := c.startWriterLocked()
-	after := c.afterClosingLocked()
-	c.mu.Unlock()
-	after()
-	if start {
-		go c.writeLoop()
-	}
+	c.closeQueued(code, text, echo)
 	return nil
 }
 

@@ -327,13 +327,20 @@ func (c *Conn) resumeLocked(stopping bool) {
 
 // closeGraceful queues a close frame after the messages already queued.
 func (c *Conn) closeGraceful(code int, reason string) {
+	c.closeQueued(code, reason, closeOut(code, reason))
+}
+
+// closeQueued moves an open connection to closing with code and reason
+// (what OnClose handlers see) and queues frame, a close frame, after what
+// is queued.
+func (c *Conn) closeQueued(code int, reason string, frame outbound) {
 	c.mu.Lock()
 	if c.state != stateOpen {
 		c.mu.Unlock()
 		return
 	}
 	c.beginClosingLocked(code, reason)
-	c.queue = append(c.queue, closeOut(code, reason))
+	c.queue = append(c.queue, frame)
 	start := c.startWriterLocked()
 	after := c.afterClosingLocked()
 	c.mu.Unlock()
@@ -360,6 +367,23 @@ func (c *Conn) kill(code int, reason string) {
 	}
 }
 
+// endWriterLocked ends the writer role: what is left is dropped (the queue
+// is empty or the connection closed), and an idle connection keeps no queue
+// array. A paused read goroutine and finish, waiting for the writer, are
+// woken. c.mu is held.
+func (c *Conn) endWriterLocked() {
+	c.dropQueueLocked()
+	recycleQueue(c.queue)
+	recycleQueue(c.spare)
+	c.queue, c.spare = nil, nil
+	c.writing = false
+	c.resumeLocked(true)
+	if c.writerDone != nil {
+		close(c.writerDone)
+		c.writerDone = nil
+	}
+}
+
 // writeLoop is the writer goroutine: it drains the send queue and exits
 // when it is empty. At most one writer runs per connection (c.writing), so
 // gorilla's one-writer rule holds.
@@ -379,17 +403,7 @@ func (c *Conn) drain(inline bool) {
 			return
 		}
 		if len(c.queue) == 0 || c.state == stateClosed {
-			// An idle connection keeps no queue array.
-			c.dropQueueLocked()
-			recycleQueue(c.queue)
-			recycleQueue(c.spare)
-			c.queue, c.spare = nil, nil
-			c.writing = false
-			c.resumeLocked(true)
-			if c.writerDone != nil {
-				close(c.writerDone)
-				c.writerDone = nil
-			}
+			c.endWriterLocked()
 			c.mu.Unlock()
 			return
 		}

@@ -125,6 +125,9 @@ func Example_echo() {
 		panic(err)
 	}
 	defer ws.Close()
+	for hub.Len() == 0 { // the client reads the 101 before the hub lists the connection
+		time.Sleep(time.Millisecond)
+	}
 	get(srv.URL + "/hello")
 	get(srv.URL + "/no/such/page") // counted under url="" rather than its path
 
