@@ -171,7 +171,7 @@ func (t Target) deliverLocal(mt int, data []byte) (int, error) {
 	if err := t.validate(); err != nil {
 		return 0, err
 	}
-	o, err := sharedFrame(mt, data)
+	o, err := newShared(mt, data)
 	if err != nil {
 		return 0, err
 	}
@@ -198,12 +198,6 @@ func (t Target) deliverLocal(mt int, data []byte) (int, error) {
 		flushPool.Put(list)
 	}
 	return n, nil
-}
-
-// sharedFrame returns the one outbound value that every recipient of a
-// target send shares.
-func sharedFrame(mt int, data []byte) (outbound, error) {
-	return newShared(mt, data)
 }
 
 // validate checks the room names of the target.
@@ -406,7 +400,7 @@ func (t Target) emitAcks(event string, data any, timeout time.Duration, onDone f
 	if err != nil {
 		return nil, err
 	}
-	o, err := sharedFrame(websocket.TextMessage, b)
+	o, err := newShared(websocket.TextMessage, b)
 	if err != nil {
 		return nil, err
 	}
