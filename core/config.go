@@ -21,6 +21,20 @@ const (
 	SlowDrop
 )
 
+// ReadMode says how a hub's connections wait for input.
+type ReadMode int
+
+const (
+	// ReadAuto parks idle connections on a shared poller where the
+	// platform has one (Linux, plain TCP): an idle connection then holds no
+	// goroutine, and one is taken from a bounded pool when input arrives.
+	// TLS connections and other platforms use ReadGoroutine.
+	ReadAuto ReadMode = iota
+	// ReadGoroutine gives every connection its own read goroutine for its
+	// whole life, as gorilla/websocket servers do.
+	ReadGoroutine
+)
+
 // Config configures a Hub. The zero Config is valid and secure: same-origin
 // browsers only, 64 KiB messages, bounded queues, heartbeats on. Fields are
 // read once by NewHub; changing a Config afterwards has no effect.
@@ -99,6 +113,14 @@ type Config struct {
 	// hijacking). Prefer the Origin middleware. Optional. Default false.
 	InsecureSkipOriginCheck bool
 
+	// ReadMode chooses how connections wait for input. Optional. Default
+	// ReadAuto.
+	ReadMode ReadMode
+	// ReadTimeout bounds how long a peer may stop in the middle of a frame
+	// before its connection is closed with 1002: an idle connection between
+	// frames is bounded by the heartbeat instead. Optional. Default 30s.
+	ReadTimeout time.Duration
+
 	// ReadBufferSize is the per-connection read buffer, in bytes; messages
 	// larger than it still arrive. Optional. Default 1024.
 	ReadBufferSize int
@@ -128,6 +150,7 @@ const (
 	DefaultPongTimeout       = 60 * time.Second
 	DefaultMaxRoomsPerConn   = 128
 	DefaultReadBufferSize    = 1024
+	DefaultReadTimeout       = 30 * time.Second
 	DefaultWriteBufferSize   = 4096
 )
 
@@ -150,6 +173,10 @@ func (c Config) withDefaults() (Config, error) {
 	neg("MaxConnections", int64(c.MaxConnections))
 	neg("MaxRooms", int64(c.MaxRooms))
 	neg("ReadBufferSize", int64(c.ReadBufferSize))
+	neg("ReadTimeout", int64(c.ReadTimeout))
+	if c.ReadMode != ReadAuto && c.ReadMode != ReadGoroutine {
+		errs = append(errs, errors.New("rushws: Config.ReadMode is not a known mode: use ReadAuto or ReadGoroutine"))
+	}
 	neg("WriteBufferSize", int64(c.WriteBufferSize))
 	if c.SlowConsumer != SlowClose && c.SlowConsumer != SlowDrop {
 		errs = append(errs, errors.New("rushws: Config.SlowConsumer is not a known policy"))
@@ -197,6 +224,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.ReadBufferSize == 0 {
 		c.ReadBufferSize = DefaultReadBufferSize
+	}
+	if c.ReadTimeout == 0 {
+		c.ReadTimeout = DefaultReadTimeout
 	}
 	if c.WriteBufferSize == 0 {
 		c.WriteBufferSize = DefaultWriteBufferSize
