@@ -322,7 +322,7 @@ func closeCases() []abuseCase {
 	for _, code := range []uint16{1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 3000, 3999, 4000, 4999} {
 		out = append(out, abuseCase{name: fmt.Sprintf("7.7 valid close code %d is echoed", code), send: frames(closeFrame(code, "")), code: int(code)})
 	}
-	for _, code := range []uint16{0, 999, 1004, 1005, 1006, 1014, 1015, 1016, 1100, 2000, 2999, 5000, 65535} {
+	for _, code := range []uint16{0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535} {
 		c := abuseCase{name: fmt.Sprintf("7.9 invalid close code %d", code), send: frames(closeFrame(code, "")), code: 1002}
 		out = append(out, c)
 	}

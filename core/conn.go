@@ -39,11 +39,19 @@ type Conn struct {
 	connectedAt time.Time
 	parentCtx   context.Context // request values, no cancellation
 
-	ws       *websocket.Conn // set once at upgrade, before any goroutine starts
-	wire     *wireConn       // ws's socket, shared by gorilla and the writer
-	compress bool            // permessage-deflate negotiated: gorilla writes messages
-	lastSeen atomic.Int64    // unix nanoseconds of the last pong or message
-	pingSent atomic.Int64    // unix nanoseconds of the last ping queued, 0 when answered
+	// Set once at upgrade, before any goroutine of the connection starts.
+	wire        *wireConn // the socket; nil until the upgrade
+	compress    bool      // permessage-deflate negotiated
+	poll        *poller   // parks the connection when idle; nil: a read goroutine instead
+	subprotocol string
+
+	lastSeen atomic.Int64 // unix nanoseconds of the last pong or message
+	pingSent atomic.Int64 // unix nanoseconds of the last ping queued, 0 when answered
+	reading  atomic.Bool  // a goroutine owns the read side (always, but while parked)
+
+	// The read side, touched only by the goroutine that owns it.
+	rd          msgState // a fragmented message in progress
+	midDeadline bool     // a read deadline is set for a frame in progress
 
 	originChecked bool         // set by origin middleware before the upgrade
 	registered    bool         // counted in the hub; set before the read loop starts
@@ -78,6 +86,7 @@ type Conn struct {
 	acks        map[uint64]AckFunc
 	nextAck     uint64
 	warnedSlow  bool
+	closeTimer  *time.Timer // drops the socket when the peer does not answer our close frame
 }
 
 type connState uint8
@@ -169,7 +178,7 @@ func (c *Conn) Request() *http.Request {
 
 // Upgraded reports whether the handshake has completed. Middleware code
 // after next uses it to tell a refused handshake from an accepted one.
-func (c *Conn) Upgraded() bool { return c.ws != nil }
+func (c *Conn) Upgraded() bool { return c.wire != nil }
 
 // Hub returns the hub that owns the connection.
 func (c *Conn) Hub() *Hub { return c.hub }
@@ -200,7 +209,7 @@ func (c *Conn) IsAlive() bool {
 	c.mu.Lock()
 	open := c.state == stateOpen
 	c.mu.Unlock()
-	if !open || c.ws == nil {
+	if !open || c.wire == nil {
 		return false
 	}
 	if c.hub.cfg.PingInterval < 0 {
@@ -210,12 +219,7 @@ func (c *Conn) IsAlive() bool {
 }
 
 // Subprotocol returns the negotiated subprotocol, or "".
-func (c *Conn) Subprotocol() string {
-	if c.ws == nil {
-		return ""
-	}
-	return c.ws.Subprotocol()
-}
+func (c *Conn) Subprotocol() string { return c.subprotocol }
 
 // Context returns a context that carries the handshake request's values and
 // is cancelled when the connection begins to close (by either side, by the
@@ -312,7 +316,7 @@ func (c *Conn) Close(code int, reason string) error {
 
 // Ping queues a ping now, in addition to the hub's heartbeat.
 func (c *Conn) Ping() error {
-	if c.ws == nil {
+	if c.wire == nil {
 		return ErrNotUpgraded
 	}
 	c.pingSent.CompareAndSwap(0, time.Now().UnixNano())

@@ -169,6 +169,7 @@ const (
 	ClosePolicyViolation = 1008
 	CloseTooBig          = 1009
 	CloseInternal        = 1011
+	CloseNoStatus        = 1005 // the peer's close frame carried no code; never sent
 	CloseAbnormal        = 1006
 	CloseUnauthorized    = 4401
 	CloseForbidden       = 4403

@@ -3,9 +3,6 @@ package core
 import (
 	"errors"
 	"sync"
-	"syscall"
-
-	"golang.org/x/sys/unix"
 )
 
 // A broadcast to many idle members would start one writer goroutine per
@@ -38,16 +35,6 @@ type flusher struct {
 	fn   func(fd uintptr) bool
 }
 
-// flusherPool holds flushers between broadcasts.
-var flusherPool = sync.Pool{New: func() any {
-	f := &flusher{iovs: make([][]byte, 0, 64)}
-	f.fn = func(fd uintptr) bool {
-		f.n, f.err = unix.Writev(int(fd), f.iovs)
-		return true // never wait: a full socket is the writer goroutine's job
-	}
-	return f
-}}
-
 // flushAll writes what is queued for each of conns, whose writer role has
 // been claimed for it, without blocking; then returns the list to the pool.
 func flushAll(list *[]*Conn) {
@@ -69,7 +56,7 @@ func (c *Conn) flushNow(f *flusher) {
 	w := c.wire
 	c.mu.Lock()
 	batch := c.queue
-	simple := !c.compress && w != nil && w.raw != nil && c.state == stateOpen && !c.abandon.Load() &&
+	simple := !c.compress && w != nil && w.raw != nil && canWritev && c.state == stateOpen && !c.abandon.Load() &&
 		len(batch) > 0 && len(batch) <= 64
 	size := 0
 	for i := 0; simple && i < len(batch); i++ {
@@ -143,25 +130,4 @@ func (c *Conn) flushNow(f *flusher) {
 	if failed { // the peer is gone: the read loop notices and cleans up
 		c.kill(CloseAbnormal, "write failed")
 	}
-}
-
-// tryWritev writes f.iovs with one writev if the socket takes it now, and
-// returns how many bytes it took; errWouldBlock when it cannot write at all
-// (gorilla holds the socket, the deadline has passed, or the socket is
-// full).
-func (w *wireConn) tryWritev(f *flusher) (int, error) {
-	if !w.mu.TryLock() {
-		return 0, errWouldBlock
-	}
-	defer w.mu.Unlock()
-	f.n, f.err = 0, nil
-	err := w.raw.Write(f.fn)
-	n := max(f.n, 0)
-	switch {
-	case err != nil: // the deadline passed or the socket closed: the writer decides
-		return n, errWouldBlock
-	case f.err == syscall.EAGAIN, f.err == syscall.EINTR:
-		return n, errWouldBlock
-	}
-	return n, f.err
 }

@@ -67,7 +67,7 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, info ConnInfo, fn Ha
 	}
 	final := func(c *Conn) error { return h.upgrade(hw, r, c, fn, route) }
 	err := h.runChain(h.chain(final, mw), c)
-	if c.ws == nil { // refused, or the chain never called next
+	if c.wire == nil { // refused, or the chain never called next
 		// Middleware may have joined rooms before refusing: leave them, so
 		// no ghost member stays behind.
 		c.mu.Lock()
@@ -101,7 +101,7 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, info ConnInfo, fn Ha
 	}
 	c.keepRequest()
 	h.leaveServe()
-	go c.readLoop()
+	c.startReading()
 	return nil
 }
 
@@ -150,15 +150,14 @@ func (h *Hub) upgrade(hw *hijackWriter, r *http.Request, c *Conn, fn HandlerFunc
 	}
 	now := time.Now()
 	c.lastSeen.Store(now.UnixNano())
-	ws.SetReadLimit(h.cfg.ReadLimit)
-	ws.SetPongHandler(c.onPong)
-	c.wire = hw.wire
+	// gorilla's part ends with the 101: core reads and writes the frames.
+	c.subprotocol = ws.Subprotocol()
 	c.compress = h.cfg.EnableCompression && offersDeflate(r.Header)
-	if !c.compress {
-		ws.SetPingHandler(c.onPing)
+	if h.cfg.ReadMode == ReadAuto && hw.wire.peek {
+		c.poll = h.poller()
 	}
-	ws.SetCloseHandler(c.onPeerClose)
-	c.ws = ws
+	c.reading.Store(true) // Serve owns the read side until startReading
+	c.wire = hw.wire
 	if !h.register(c) {
 		c.closeGraceful(CloseGoingAway, "server shutting down")
 		return nil

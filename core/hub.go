@@ -45,6 +45,38 @@ type Hub struct {
 	stats counters
 
 	broker *hubBroker // the link to Config.Broker, nil without one
+
+	pollMu  sync.Mutex
+	poll    *poller // parks idle connections; started with the first one, nil until then
+	pollErr error   // why there is no poller: connections then read with goroutines
+}
+
+// poller returns the hub's poller, starting it on first use, or nil when
+// the platform has none or it could not start (logged once).
+func (h *Hub) poller() *poller {
+	if !pollerSupported {
+		return nil
+	}
+	h.pollMu.Lock()
+	defer h.pollMu.Unlock()
+	if h.poll == nil && h.pollErr == nil {
+		h.poll, h.pollErr = newPoller(h)
+		if h.pollErr != nil {
+			h.log.Warn("rushws: poller unavailable, idle connections keep a read goroutine", "err", h.pollErr)
+		}
+	}
+	return h.poll
+}
+
+// stopPoller stops the poller once every connection has finished.
+func (h *Hub) stopPoller() {
+	h.pollMu.Lock()
+	p := h.poll
+	h.poll, h.pollErr = nil, errHubStopped
+	h.pollMu.Unlock()
+	if p != nil {
+		p.stop()
+	}
 }
 
 // NewHub returns a hub configured by cfg. It returns an error when a field
@@ -64,9 +96,9 @@ func NewHub(cfg Config) (*Hub, error) {
 		rooms:   make(map[string]*room),
 	}
 	h.upgrader = websocket.Upgrader{
-		HandshakeTimeout:  cfg.HandshakeTimeout,
-		ReadBufferSize:    cfg.ReadBufferSize,
-		WriteBufferSize:   cfg.WriteBufferSize,
+		HandshakeTimeout: cfg.HandshakeTimeout,
+		// gorilla writes the 101 and nothing else: with no buffer sizes it
+		// reuses the server's buffers and allocates none of its own.
 		WriteBufferPool:   &sync.Pool{},
 		Subprotocols:      cfg.Subprotocols,
 		EnableCompression: cfg.EnableCompression,

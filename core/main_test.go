@@ -3,10 +3,12 @@ package core_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -18,8 +20,21 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	switch os.Getenv("RUSHWS_TEST_READ_MODE") {
+	case "", "auto":
+	case "goroutine":
+		testReadMode = core.ReadGoroutine
+	default:
+		fmt.Fprintln(os.Stderr, "RUSHWS_TEST_READ_MODE must be auto or goroutine")
+		os.Exit(2)
+	}
 	goleak.VerifyTestMain(m)
 }
+
+// testReadMode is the read mode of the hubs newServer starts, unless a test
+// sets its own: RUSHWS_TEST_READ_MODE=goroutine runs the suite with a read
+// goroutine per connection, as on platforms without the poller.
+var testReadMode = core.ReadAuto
 
 // syncBuffer is a log sink safe for concurrent writers.
 type syncBuffer struct {
@@ -55,6 +70,9 @@ func newServer(t *testing.T, cfg core.Config, fn core.HandlerFunc, mw ...core.Mi
 	logs := &syncBuffer{}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	if cfg.ReadMode == core.ReadAuto {
+		cfg.ReadMode = testReadMode
 	}
 	hub, err := core.NewHub(cfg)
 	if err != nil {

@@ -7,73 +7,24 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
-// wireConn is the connection's socket as gorilla and the writer share it.
-// gorilla reads through it and writes its own control frames (the 101
-// response, close replies, protocol-error closes); the writer writes batches
-// of frames it has framed itself. Every write holds mu, so a control frame
-// never lands inside a batch.
+// wireConn is the connection's socket once gorilla has written the 101:
+// core alone reads and writes it from then on. Writes hold mu, so the
+// writer's batches, the flusher's non-blocking writes and a protocol-error
+// close never interleave.
 //
-// It also replays bytes the client sent in the same packet as its handshake
-// (net/http had already buffered them when the connection was hijacked), so
-// such a client is served instead of refused.
+// It also hands the reader bytes the client sent in the same packet as its
+// handshake (net/http had already buffered them when the connection was
+// hijacked), so such a client is served instead of refused.
 type wireConn struct {
 	net.Conn
-	mu        sync.Mutex      // held by every write
-	deadline  atomic.Int64    // gorilla's write deadline, unix nanoseconds; 0 for none
-	closeSent atomic.Bool     // a close frame has been written
-	until     atomic.Int64    // the socket's write deadline as writeFrames set it, unix nanoseconds; 0 when another set it since
-	prefix    []byte          // unread bytes from the handshake packet
-	raw       syscall.RawConn // the socket, for non-blocking writes (flushNow); nil if not a plain socket
-}
-
-// Read returns the handshake packet's leftover bytes first.
-func (w *wireConn) Read(p []byte) (int, error) {
-	if len(w.prefix) > 0 {
-		n := copy(p, w.prefix)
-		w.prefix = w.prefix[n:]
-		if len(w.prefix) == 0 {
-			w.prefix = nil
-		}
-		return n, nil
-	}
-	return w.Conn.Read(p)
-}
-
-// SetWriteDeadline records gorilla's deadline for its next write; the
-// socket's own deadline belongs to whoever holds mu.
-func (w *wireConn) SetWriteDeadline(t time.Time) error {
-	var ns int64
-	if !t.IsZero() {
-		ns = t.UnixNano()
-	}
-	w.deadline.Store(ns)
-	return nil
-}
-
-// SetDeadline sets the read deadline and gorilla's write deadline.
-func (w *wireConn) SetDeadline(t time.Time) error {
-	_ = w.SetWriteDeadline(t)
-	return w.Conn.SetReadDeadline(t)
-}
-
-// Write is gorilla's path: one whole frame (or the 101 response) per call.
-func (w *wireConn) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	var t time.Time
-	if ns := w.deadline.Load(); ns != 0 {
-		t = time.Unix(0, ns)
-	}
-	_ = w.Conn.SetWriteDeadline(t)
-	w.until.Store(0)
-	if len(p) > 0 && p[0] == finBit|opClose {
-		w.closeSent.Store(true)
-	}
-	return w.Conn.Write(p)
+	mu        sync.Mutex   // held by every write
+	closeSent atomic.Bool  // a close frame has been written
+	until     atomic.Int64 // the socket's write deadline as writeFrames set it, unix nanoseconds; 0 when reset
+	prefix    []byte       // unread bytes from the handshake packet; the reader's
+	sock                   // the plain socket beneath, where there is one (platform files)
 }
 
 // writeFrames writes bufs (whole frames) with one writev where the socket
@@ -103,7 +54,8 @@ func (w *wireConn) interrupt() {
 
 // hijackWriter records why gorilla's upgrade failed (the status of a
 // refused handshake, or a hijack that the wrapped writer does not support)
-// and hands gorilla the connection wrapped in a wireConn.
+// and hands gorilla the connection wrapped in a wireConn, through which
+// gorilla writes the 101 response and nothing else.
 type hijackWriter struct {
 	http.ResponseWriter
 	status    int
@@ -112,8 +64,8 @@ type hijackWriter struct {
 }
 
 // emptyReader is what gorilla sees as the hijacked connection's buffered
-// reader when the handshake packet carried more: the leftover bytes are
-// replayed by wireConn instead. gorilla only asks it how much it holds.
+// reader when the handshake packet carried more: the leftover bytes go to
+// core's reader instead. gorilla only asks it how much it holds.
 var emptyReader = bufio.NewReaderSize(strings.NewReader(""), 16)
 
 // Hijack takes over the connection through whatever the framework wrapped
@@ -125,9 +77,7 @@ func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return conn, brw, err
 	}
 	wc := &wireConn{Conn: conn}
-	if sc, ok := conn.(syscall.Conn); ok {
-		wc.raw, _ = sc.SyscallConn()
-	}
+	wc.sock.init(conn)
 	if n := brw.Reader.Buffered(); n > 0 {
 		wc.prefix = make([]byte, n)
 		_, _ = brw.Reader.Read(wc.prefix)

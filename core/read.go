@@ -4,12 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
-	"slices"
-	"sync"
 	"time"
-	"unicode/utf8"
-
-	"github.com/gorilla/websocket"
 )
 
 // lingerTime bounds how long a connection closed for a protocol violation
@@ -17,97 +12,63 @@ import (
 // rather than a TCP reset.
 const lingerTime = time.Second
 
-// readLoop is the connection's one long-lived goroutine. It reads, checks
-// and dispatches messages in order, and finishes the connection when the
-// peer or the server ends it.
+// startReading hands the connection, upgraded and through its route
+// handler, to its reader: parked on the hub's poller (read by a goroutine
+// only when input arrives), or a read goroutine of its own.
+func (c *Conn) startReading() {
+	if c.poll == nil {
+		go c.readLoop()
+		return
+	}
+	if len(c.wire.prefix) > 0 { // frames came with the handshake: read them first
+		go c.readReady()
+		return
+	}
+	c.reading.Store(false)
+	if err := c.poll.add(c); err != nil && c.reading.CompareAndSwap(false, true) {
+		c.hub.log.Debug("rushws: cannot park connection", "conn", c.id, "err", err)
+		go c.finish(err)
+	}
+}
+
+// readReady reads and dispatches what a parked connection received, then
+// parks it again; it runs on a goroutine the poller started.
+func (c *Conn) readReady() {
+	if err := c.readBurst(); err != nil {
+		c.finish(err)
+		return
+	}
+	c.reading.Store(false)
+	if err := c.poll.arm(c); err != nil && c.reading.CompareAndSwap(false, true) {
+		c.finish(err) // the socket closed as the connection parked
+	}
+}
+
+// readLoop is the connection's read goroutine in goroutine mode: it waits
+// for input (holding no buffer where the socket allows), reads and
+// dispatches it, and finishes the connection when the peer or the server
+// ends it.
 func (c *Conn) readLoop() {
-	var readErr error
-	defer func() { c.finish(readErr) }()
-	for {
-		mt, r, err := c.ws.NextReader()
-		if err != nil {
-			readErr = err
-			if errors.Is(err, websocket.ErrReadLimit) {
-				c.readLimitExceeded()
-			}
-			return
+	var err error
+	for err == nil {
+		if len(c.wire.prefix) == 0 { // else frames came with the handshake
+			err = c.wire.waitReadable()
 		}
-		bp := readBufPool.Get().(*[]byte)
-		data, err := readMessage(r, (*bp)[:0], c.hub.cfg.ReadLimit)
-		*bp = data[:0] // keep what it grew to
-		readErr = c.handle(mt, data, err)
-		if cap(*bp) <= maxPooledReadBuf {
-			readBufPool.Put(bp)
-		}
-		if readErr != nil {
-			return
+		if err == nil {
+			err = c.readBurst()
 		}
 	}
+	c.finish(err)
 }
 
-// readBufPool holds the buffers inbound messages are read into. A message
-// is read, dispatched, and its buffer goes back: a busy connection does not
-// allocate a buffer a message, and an idle one holds none.
-var readBufPool = sync.Pool{New: func() any {
-	b := make([]byte, 0, 1024)
-	return &b
-}}
-
-// maxPooledReadBuf keeps the pool from holding on to buffers grown for rare
-// large messages.
-const maxPooledReadBuf = 64 << 10
-
-// readMessage appends the message from r to buf, up to limit+1 bytes (one
-// more than allowed, so the caller can tell a message over the limit).
-func readMessage(r io.Reader, buf []byte, limit int64) ([]byte, error) {
-	for {
-		if len(buf) == cap(buf) {
-			if int64(len(buf)) > limit {
-				return buf, nil
-			}
-			buf = slices.Grow(buf, int(min(int64(max(cap(buf), 512)), limit+1-int64(len(buf)))))
-		}
-		room := buf[len(buf):cap(buf)]
-		if int64(len(buf)+len(room)) > limit+1 {
-			room = room[:limit+1-int64(len(buf))]
-		}
-		n, err := r.Read(room)
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
-		if int64(len(buf)) > limit {
-			return buf, nil
-		}
-	}
-}
-
-// handle checks and dispatches one message read into data (err is the read
-// error), and then writes what its handlers queued. A non-nil result ends
-// the read loop and is what the connection finishes with.
-func (c *Conn) handle(mt int, data []byte, err error) error {
+// handle dispatches one message read into data, then writes what its
+// handlers queued. A non-nil result ends the read loop and is what the
+// connection finishes with.
+func (c *Conn) handle(mt int, data []byte) error {
 	h := c.hub
-	if err != nil {
-		if errors.Is(err, websocket.ErrReadLimit) {
-			c.readLimitExceeded()
-		}
-		return err
-	}
-	if int64(len(data)) > h.cfg.ReadLimit { // larger once decompressed
-		c.abort(CloseTooBig, "message too big", true)
-		return websocket.ErrReadLimit
-	}
 	c.lastSeen.Store(time.Now().UnixNano())
 	h.stats.messagesIn.Add(1)
 	h.stats.bytesIn.Add(uint64(len(data)))
-	if mt == websocket.TextMessage && !utf8.Valid(data) {
-		h.stats.errors.Add(1)
-		c.abort(CloseInvalidPayload, "invalid UTF-8", true)
-		return errInvalidUTF8
-	}
 	c.mu.Lock()
 	open := c.state == stateOpen
 	c.mu.Unlock()
@@ -125,18 +86,6 @@ func (c *Conn) handle(mt int, data []byte, err error) error {
 	c.writeDeferred()
 	c.pauseIfBehind()
 	return nil
-}
-
-// readLimitExceeded ends a connection whose frame header announced more
-// than the read limit. gorilla has sent 1009 for a length over the limit;
-// a 64-bit length with its top bit set is a protocol error, for which it
-// sends nothing: 1002 then.
-func (c *Conn) readLimitExceeded() {
-	if c.wire.closeSent.Load() {
-		c.abort(CloseTooBig, "", false)
-		return
-	}
-	c.abort(CloseProtocolError, "invalid frame length", true)
 }
 
 var errInvalidUTF8 = errors.New("rushws: invalid UTF-8 received")
@@ -161,7 +110,7 @@ func (c *Conn) dispatch(mt int, data []byte) (err error) {
 			return c.reply(0, nil, err, "(filter)")
 		}
 	}
-	if mt == websocket.TextMessage {
+	if mt == TextMessage {
 		return c.dispatchText(data)
 	}
 	return c.dispatchRaw(mt, data, CodeBadRequest, "binary messages are not accepted")
@@ -197,13 +146,12 @@ func (c *Conn) abort(code int, reason string, sendFrame bool) {
 // onPeerClose answers the peer's close frame through the send queue, after
 // what is already queued (a pong, say), unless the hub sent its own close
 // first. The read loop then ends, and finish lets the writer flush.
-func (c *Conn) onPeerClose(code int, text string) error {
+func (c *Conn) onPeerClose(code int, text string) {
 	echo := closeOut(code, "")
-	if code == websocket.CloseNoStatusReceived {
+	if code == CloseNoStatus {
 		echo = controlOut(opClose, nil) // no code came: none goes back
 	}
 	c.closeQueued(code, text, echo)
-	return nil
 }
 
 // flushBeforeClose lets the writer send what is queued (the reply to the
@@ -230,20 +178,18 @@ func (c *Conn) flushBeforeClose() {
 
 // onPing answers a ping through the send queue, after what is queued, so
 // the pong never lands inside a batch of frames.
-func (c *Conn) onPing(data string) error {
+func (c *Conn) onPing(data []byte) {
 	c.lastSeen.Store(time.Now().UnixNano())
-	_ = c.enqueue(controlOut(opPong, []byte(data)), false)
-	return nil
+	_ = c.enqueue(controlOut(opPong, data), false)
 }
 
 // onPong records a pong: the peer is alive, and the ping's round trip.
-func (c *Conn) onPong(string) error {
+func (c *Conn) onPong() {
 	now := time.Now().UnixNano()
 	c.lastSeen.Store(now)
 	if sent := c.pingSent.Swap(0); sent > 0 && now > sent {
 		c.hub.stats.recordRTT(time.Duration(now - sent))
 	}
-	return nil
 }
 
 // finish runs once, on the read goroutine, when the connection has ended:
@@ -256,9 +202,9 @@ func (c *Conn) finish(readErr error) {
 	code, reason := c.closeCode, c.closeReason
 	if code == 0 {
 		code, reason = CloseAbnormal, ""
-		var ce *websocket.CloseError
+		var ce *CloseError
 		if errors.As(readErr, &ce) {
-			code, reason = ce.Code, ce.Text
+			code, reason = ce.Code, ce.Reason
 		}
 	}
 	c.beginClosingLocked(code, reason)
@@ -272,11 +218,18 @@ func (c *Conn) finish(readErr error) {
 	}
 	onClose := c.onClose
 	c.onClose = nil
+	if c.closeTimer != nil {
+		c.closeTimer.Stop()
+	}
 	after := c.afterClosingLocked()
 	c.mu.Unlock()
+	if c.poll != nil {
+		c.poll.forget(c)
+	}
 
 	c.abandon.Store(true)
-	_ = c.ws.NetConn().Close()
+	c.rd.reset()
+	_ = c.wire.Conn.Close()
 	if wait != nil {
 		<-wait
 	}

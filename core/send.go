@@ -7,8 +7,6 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
-
-	"github.com/gorilla/websocket"
 )
 
 // closeGrace is how long a closing connection waits for the peer's close
@@ -52,7 +50,10 @@ func controlOut(op byte, payload []byte) outbound {
 
 // closeOut frames a close frame with code and reason.
 func closeOut(code int, reason string) outbound {
-	return controlOut(opClose, websocket.FormatCloseMessage(code, truncateReason(reason)))
+	reason = truncateReason(reason)
+	p := make([]byte, 2, 2+len(reason))
+	p[0], p[1] = byte(code>>8), byte(code)
+	return controlOut(opClose, append(p, reason...))
 }
 
 // newShared frames a message once for many recipients.
@@ -267,7 +268,7 @@ func (c *Conn) afterClosingLocked() func() {
 // startWriterLocked reports whether the caller must start the writer, and
 // marks it running. c.mu is held.
 func (c *Conn) startWriterLocked() bool {
-	if c.writing || c.ws == nil || len(c.queue) == 0 || c.state == stateClosed {
+	if c.writing || c.wire == nil || len(c.queue) == 0 || c.state == stateClosed {
 		return false
 	}
 	if c.deferWrite && !c.queueHalfFullLocked() {
@@ -362,8 +363,13 @@ func (c *Conn) kill(code int, reason string) {
 	c.mu.Unlock()
 	c.abandon.Store(true)
 	after()
-	if c.ws != nil {
-		_ = c.ws.NetConn().Close()
+	if c.wire == nil {
+		return
+	}
+	_ = c.wire.Conn.Close()
+	if c.poll != nil && c.reading.CompareAndSwap(false, true) {
+		// Parked: no reader will see the closed socket, so finish here.
+		go c.finish(net.ErrClosed)
 	}
 }
 
@@ -448,7 +454,9 @@ func (c *Conn) drain(inline bool) {
 // written to again.
 func (c *Conn) writeBatch(batch []outbound) (msgs, bytes uint64, ok bool) {
 	if c.compress {
-		return c.writeCompressed(batch)
+		for i := range batch {
+			batch[i] = compressed(batch[i])
+		}
 	}
 	w := c.wire
 	timeout := c.hub.cfg.WriteTimeout
@@ -571,50 +579,13 @@ func (c *Conn) finishAbandoned(rest []byte, pending []outbound) bool {
 }
 
 // afterCloseSent gives the peer closeGrace to answer a close frame; then
-// the read loop's deadline ends the connection.
+// the socket is dropped, which ends the reader.
 func (c *Conn) afterCloseSent() {
-	_ = c.wire.Conn.SetReadDeadline(time.Now().Add(closeGrace))
-}
-
-// writeCompressed writes a batch through gorilla, which compresses
-// messages for connections that negotiated permessage-deflate.
-func (c *Conn) writeCompressed(batch []outbound) (msgs, bytes uint64, ok bool) {
-	deadline := time.Now().Add(c.hub.cfg.WriteTimeout)
-	for i := range batch {
-		o := &batch[i]
-		if c.abandon.Load() && o.op != opClose {
-			continue
-		}
-		var err error
-		_ = c.ws.SetWriteDeadline(deadline)
-		c.writeStart.Store(time.Now().UnixNano())
-		switch {
-		case o.isData():
-			mt := TextMessage
-			if o.op == opBinary {
-				mt = BinaryMessage
-			}
-			err = c.ws.WriteMessage(mt, o.payload())
-		case o.op == opClose && c.wire.closeSent.Load():
-			return msgs, bytes, false
-		default:
-			err = c.ws.WriteControl(int(o.op), o.payload(), deadline)
-		}
-		c.writeStart.Store(0)
-		if err != nil {
-			c.kill(CloseAbnormal, "write failed")
-			return msgs, bytes, false
-		}
-		if o.isData() {
-			msgs++
-			bytes += uint64(o.n)
-		}
-		if o.op == opClose {
-			c.afterCloseSent()
-			return msgs, bytes, false
-		}
+	c.mu.Lock()
+	if c.closeTimer == nil && c.state != stateClosed {
+		c.closeTimer = time.AfterFunc(closeGrace, func() { c.kill(CloseAbnormal, "no close frame from the peer") })
 	}
-	return msgs, bytes, true
+	c.mu.Unlock()
 }
 
 // buffersPool holds the iovec slices writers hand to writev, so a wake-up

@@ -1,6 +1,12 @@
 package core
 
-import "context"
+import (
+	"context"
+	"errors"
+)
+
+// errHubStopped is why a stopped hub has no poller.
+var errHubStopped = errors.New("rushws: hub stopped")
 
 // Shutdown closes the hub gracefully: new handshakes get 503, every
 // connection's Context is cancelled, and every connection sends what it has
@@ -47,6 +53,7 @@ func (h *Hub) dropAll(code int, reason string) {
 // stop ends the hub's own goroutines once its connections are gone.
 func (h *Hub) stop() {
 	h.hb.halt()
+	h.stopPoller()
 	if err := h.closeBroker(); err != nil {
 		h.log.Warn("rushws: broker close failed", "err", err)
 	}
