@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -193,6 +192,8 @@ type abSession struct {
 	// endErr is how the connection ended (io.EOF when the server closed
 	// it).
 	endErr error
+	// compressedIn counts the server's messages that came compressed.
+	compressedIn int
 	done   chan struct{}
 }
 
@@ -339,6 +340,9 @@ func (s *abSession) read() {
 					s.fail(fmt.Errorf("server's compressed message: %v", err))
 				}
 				msg.data = out
+				s.mu.Lock()
+				s.compressedIn++
+				s.mu.Unlock()
 			}
 			s.record(*msg)
 			msg = nil
@@ -416,6 +420,9 @@ func (tc abCase) play(t *testing.T, srv *abuseServer) string {
 	t.Helper()
 	patience := max(tc.patience, 5*time.Second)
 	c, params := srv.dialOffer(t, tc.offer)
+	if tc.offer != "" {
+		t.Logf("offered %q, the server answered %q", tc.offer, params.answer)
+	}
 	s := newSession(c, params)
 	defer func() {
 		_ = c.Close()
@@ -467,6 +474,9 @@ func (tc abCase) play(t *testing.T, srv *abuseServer) string {
 		_ = c.Close()
 	}
 	<-s.done
+	if params.on {
+		t.Logf("%d of the server's %d messages came compressed", s.compressedIn, len(s.events))
+	}
 	return tc.judge(t, s, ended, driveErr)
 }
 
@@ -538,8 +548,46 @@ func containsInt(list []int, v int) bool {
 	return false
 }
 
-// isNetTimeout reports whether err is a deadline.
-func isNetTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
+// tally counts a table's ratings and logs them, with the rows not rated
+// OK, once every row of the table has run.
+type tally struct {
+	mu     sync.Mutex
+	counts map[string]int
+	rows   map[string][]string
+}
+
+// newTally returns a tally that t logs under title when its subtests are
+// done.
+func newTally(t *testing.T, title string) *tally {
+	tl := &tally{counts: map[string]int{}, rows: map[string][]string{}}
+	t.Cleanup(func() {
+		tl.mu.Lock()
+		defer tl.mu.Unlock()
+		n := 0
+		for _, c := range tl.counts {
+			n += c
+		}
+		t.Logf("%d %s: %d OK, %d NON-STRICT, %d INFORMATIONAL, %d FAILED", n, title,
+			tl.counts[ratingOK], tl.counts[ratingNonStrict], tl.counts[ratingInformational], tl.counts[ratingFailed])
+		for _, r := range []string{ratingNonStrict, ratingFailed} {
+			if len(tl.rows[r]) > 0 {
+				t.Logf("%s: %s", r, strings.Join(tl.rows[r], ", "))
+			}
+		}
+	})
+	return tl
+}
+
+// add counts the rating of row id; a row whose test failed is FAILED
+// whatever it returned.
+func (tl *tally) add(t *testing.T, id, rating string) {
+	if t.Failed() {
+		rating = ratingFailed
+	}
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	tl.counts[rating]++
+	if rating == ratingNonStrict || rating == ratingFailed {
+		tl.rows[rating] = append(tl.rows[rating], id)
+	}
 }

@@ -40,26 +40,20 @@ func TestAutobahn(t *testing.T) {
 	ignore := goleak.IgnoreCurrent()
 	for _, m := range readModes {
 		t.Run(m.name, func(t *testing.T) {
-			var tried, nonStrict int
+			tally := newTally(t, "Autobahn cases in read mode "+m.name)
 			for _, tc := range autobahnCases() {
-				tried++
 				t.Run(tc.id, func(t *testing.T) {
 					if !tc.sequential {
 						t.Parallel()
 					}
-					rating := runCase(t, autobahnConfig(m.mode, tc), tc)
-					if rating == ratingNonStrict {
-						t.Logf("%s rated %s", tc.id, rating)
-					}
+					rating := ratingFailed
+					defer func() { tally.add(t, tc.id, rating) }()
+					rating = runCase(t, autobahnConfig(m.mode, tc), tc)
 				})
 			}
-			t.Logf("%d Autobahn cases in read mode %s", tried, m.name)
-			_ = nonStrict
 		})
 	}
-	start := time.Now()
 	goleak.VerifyNone(t, ignore)
-	t.Logf("leak check took %v", time.Since(start))
 }
 
 // readModes are the read modes every protocol table runs in.
@@ -386,7 +380,7 @@ func utf8Sequences() [][]string {
 func autobahnUTF8() []abCase {
 	const cont = rawws.OpContinuation
 	valid := "Hello-\xc2\xb5@\xc3\x9f\xc3\xb6\xc3\xa4\xc3\xbc\xc3\xa0\xc3\xa1-UTF-8!!" // Hello-µ@ßöäüàá-UTF-8!!
-	invalid := kosme + "\xed\xa0\x80" + "edited"                                          // a surrogate at byte 12
+	invalid := kosme + "\xed\xa0\x80" + "edited"                                       // a surrogate at byte 12
 	out := []abCase{
 		echoCase("6.1.1", once(rawws.Text("")), evText("")),
 		echoCase("6.1.2", once(fr(false, 0, rawws.OpText, ""), fr(false, 0, cont, ""), fr(true, 0, cont, "")), evText("")),

@@ -23,13 +23,16 @@ func TestProtocolBeyondAutobahn(t *testing.T) {
 	ignore := goleak.IgnoreCurrent()
 	for _, m := range readModes {
 		t.Run(m.name, func(t *testing.T) {
+			tally := newTally(t, "cases beyond Autobahn in read mode "+m.name)
 			for _, g := range beyondGroups {
 				t.Run(g.name, func(t *testing.T) {
 					for _, tc := range g.cases() {
 						t.Run(tc.id, func(t *testing.T) {
 							t.Parallel()
+							rating := ratingFailed
+							defer func() { tally.add(t, g.name+"/"+tc.id, rating) }()
 							cfg := core.Config{PingInterval: -1, ReadMode: m.mode, EnableCompression: tc.offer != ""}
-							runCase(t, cfg, tc)
+							rating = runCase(t, cfg, tc)
 						})
 					}
 				})
