@@ -194,7 +194,7 @@ type abSession struct {
 	endErr error
 	// compressedIn counts the server's messages that came compressed.
 	compressedIn int
-	done   chan struct{}
+	done         chan struct{}
 }
 
 func newSession(c *rawws.Conn, p deflateParams) *abSession {
