@@ -23,6 +23,15 @@ import (
 // with them: abuseServer, a hub whose route echoes every message, with a
 // bystander in the room "lobby" that every case checks is still served.
 
+// inEachReadMode runs test once per read mode, as subtests "auto" and
+// "goroutine".
+func inEachReadMode(t *testing.T, test func(t *testing.T, mode core.ReadMode)) {
+	t.Helper()
+	for _, m := range readModes {
+		t.Run(m.name, func(t *testing.T) { test(t, m.mode) })
+	}
+}
+
 // abuseRoute joins the room of the URL and a room of its own, and echoes
 // every message the way it came (text or binary).
 func abuseRoute(c *core.Conn) error {
@@ -121,8 +130,10 @@ func (s *abuseServer) checkGone(t *testing.T) {
 // which RFC 6455 forbids a client to do. The server may refuse it, but
 // must not log an error, must write nothing into the connection it took
 // over after refusing, and must count the refusal.
-func TestEarlyData(t *testing.T) {
-	s := newAbuseServer(t, core.Config{PingInterval: -1})
+func TestEarlyData(t *testing.T) { inEachReadMode(t, earlyData) }
+
+func earlyData(t *testing.T, mode core.ReadMode) {
+	s := newAbuseServer(t, core.Config{ReadMode: mode, PingInterval: -1})
 	var httpLog syncBuffer
 	s.srv.Config.ErrorLog = newStdLogger(&httpLog)
 	before := s.hub.Stats()
@@ -169,8 +180,10 @@ func rejectedTotal(st core.Stats) uint64 {
 // TestEmptyContinuationFlood sends a message of half a million empty
 // continuation frames: the server must finish it (echo the one byte it
 // carries) without holding memory per frame, and stay responsive.
-func TestEmptyContinuationFlood(t *testing.T) {
-	s := newAbuseServer(t, core.Config{PingInterval: -1})
+func TestEmptyContinuationFlood(t *testing.T) { inEachReadMode(t, emptyContinuationFlood) }
+
+func emptyContinuationFlood(t *testing.T, mode core.ReadMode) {
+	s := newAbuseServer(t, core.Config{ReadMode: mode, PingInterval: -1})
 	c := s.dial(t)
 	const n = 500_000
 	empty := rawws.Frame{Op: rawws.OpContinuation}.Bytes()
@@ -201,8 +214,10 @@ func TestEmptyContinuationFlood(t *testing.T) {
 // TestPingFlood sends ten thousand pings, first reading the pongs, then
 // without reading anything: the flooder gets its pongs or is slowed by
 // TCP, and the bystander is never affected.
-func TestPingFlood(t *testing.T) {
-	s := newAbuseServer(t, core.Config{PingInterval: -1})
+func TestPingFlood(t *testing.T) { inEachReadMode(t, pingFlood) }
+
+func pingFlood(t *testing.T, mode core.ReadMode) {
+	s := newAbuseServer(t, core.Config{ReadMode: mode, PingInterval: -1})
 	tests := []struct {
 		name  string
 		reads bool
@@ -250,9 +265,11 @@ func TestPingFlood(t *testing.T) {
 // frame it is sending, and one that stops reading halfway through a large
 // message it is being sent: each is closed in bounded time (pong timeout,
 // write timeout or the slow-consumer policy), and nobody else notices.
-func TestPeerStallsMidMessage(t *testing.T) {
+func TestPeerStallsMidMessage(t *testing.T) { inEachReadMode(t, peerStallsMidMessage) }
+
+func peerStallsMidMessage(t *testing.T, mode core.ReadMode) {
 	t.Run("stops sending mid-frame", func(t *testing.T) {
-		s := newAbuseServer(t, core.Config{PingInterval: 50 * time.Millisecond, PongTimeout: 200 * time.Millisecond})
+		s := newAbuseServer(t, core.Config{ReadMode: mode, PingInterval: 50 * time.Millisecond, PongTimeout: 200 * time.Millisecond})
 		c := s.dial(t)
 		half := rawws.Binary(make([]byte, 1000)).Bytes()[:500]
 		if err := c.Write(half); err != nil {
@@ -272,7 +289,7 @@ func TestPeerStallsMidMessage(t *testing.T) {
 		})
 	})
 	t.Run("stops reading mid-message", func(t *testing.T) {
-		s := newAbuseServer(t, core.Config{PingInterval: -1, WriteTimeout: 300 * time.Millisecond})
+		s := newAbuseServer(t, core.Config{ReadMode: mode, PingInterval: -1, WriteTimeout: 300 * time.Millisecond})
 		t.Cleanup(func() {
 			if t.Failed() {
 				t.Logf("hub logs:\n%s", s.logs.String())
@@ -324,8 +341,10 @@ func drainOne(c *rawws.Conn) error {
 // configured as the examples configure theirs (ReadHeaderTimeout set, here
 // shortened for the test): the server drops it when the timeout passes,
 // before the headers are complete, and the hub never sees it.
-func TestTrickledHeaders(t *testing.T) {
-	s := newAbuseServer(t, core.Config{PingInterval: -1})
+func TestTrickledHeaders(t *testing.T) { inEachReadMode(t, trickledHeaders) }
+
+func trickledHeaders(t *testing.T, mode core.ReadMode) {
+	s := newAbuseServer(t, core.Config{ReadMode: mode, PingInterval: -1})
 	srv := httptestServerLikeExamples(t, s.hub, 300*time.Millisecond) // ReadTimeout 1.8 s: the trickle is cut by ReadHeaderTimeout first
 	addr := strings.TrimPrefix(srv.URL, "http://")
 	before := s.hub.Stats()
@@ -360,8 +379,10 @@ func TestTrickledHeaders(t *testing.T) {
 // timeouts: an idle keep-alive connection is closed by IdleTimeout, and an
 // upgraded WebSocket outlives ReadTimeout and WriteTimeout (the hijacked
 // connection must not keep their deadlines).
-func TestServerTimeouts(t *testing.T) {
-	s := newAbuseServer(t, core.Config{PingInterval: -1})
+func TestServerTimeouts(t *testing.T) { inEachReadMode(t, serverTimeouts) }
+
+func serverTimeouts(t *testing.T, mode core.ReadMode) {
+	s := newAbuseServer(t, core.Config{ReadMode: mode, PingInterval: -1})
 	const unit = 50 * time.Millisecond
 	srv := httptestServerLikeExamples(t, s.hub, unit)
 	addr := strings.TrimPrefix(srv.URL, "http://")
@@ -469,8 +490,10 @@ func newLoopbackServer(h http.Handler) *httptest.Server {
 // Origin header, invalid UTF-8) and checks that every record the hub logs
 // stays one line with one level and one message: attacker-controlled
 // values are quoted, never spliced.
-func TestLogInjection(t *testing.T) {
-	s := newAbuseServer(t, core.Config{PingInterval: -1})
+func TestLogInjection(t *testing.T) { inEachReadMode(t, logInjection) }
+
+func logInjection(t *testing.T, mode core.ReadMode) {
+	s := newAbuseServer(t, core.Config{ReadMode: mode, PingInterval: -1})
 	forged := `level=ERROR msg="forged record"`
 	tests := []struct {
 		name   string
