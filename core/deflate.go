@@ -28,6 +28,11 @@ var errInflate = errors.New("rushws: invalid compressed data")
 // ReadLimit bytes of output. On failure the connection has been closed
 // (1009 or 1007) and the error says why.
 func (c *Conn) inflate(data []byte) (*[]byte, error) {
+	if len(data) == 0 {
+		// Not deflate data once the tail is added, but clearly an empty
+		// message: accepted as one, as browsers and gorilla's peers expect.
+		return getReadBuf(), nil
+	}
 	src := io.MultiReader(bytes.NewReader(data), bytes.NewReader(deflateTail))
 	fr, _ := inflaterPool.Get().(io.ReadCloser)
 	if fr == nil {
