@@ -78,6 +78,10 @@ type Conn struct {
 	acks        map[uint64]AckFunc
 	nextAck     uint64
 	warnedSlow  bool
+
+	// sess is the recovery session (recovery.go), set at the upgrade before
+	// any goroutine starts; nil when recovery is off.
+	sess *connSession
 }
 
 type connState uint8

@@ -101,6 +101,11 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, info ConnInfo, fn Ha
 	}
 	c.keepRequest()
 	h.leaveServe()
+	if h.rec != nil {
+		h.rec.changed(c)          // recovery: save what the route handler joined and set
+		go c.readLoopAfterHeld() // recovery: a first message read before the route handler
+		return nil
+	}
 	go c.readLoop()
 	return nil
 }
@@ -159,11 +164,21 @@ func (h *Hub) upgrade(hw *hijackWriter, r *http.Request, c *Conn, fn HandlerFunc
 	}
 	ws.SetCloseHandler(c.onPeerClose)
 	c.ws = ws
+	var plan *recoveryPlan
+	if h.rec != nil {
+		plan = h.prepareSession(c, r) // recovery: read the recover message, restore ID and metadata
+	}
 	if !h.register(c) {
+		if h.rec != nil {
+			c.endDefer() // recovery: prepareSession held output back
+		}
 		c.closeGraceful(CloseGoingAway, "server shutting down")
 		return nil
 	}
 	c.registered = true
+	if h.rec != nil {
+		h.attachSession(c, plan, r.URL.Query().Get(RecoverQuery) == "1") // recovery: session message and replay first
+	}
 	c.startWriterIfQueued() // sends queued by middleware before the upgrade
 	c.mu.Lock()
 	open := c.state == stateOpen

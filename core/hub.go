@@ -45,6 +45,8 @@ type Hub struct {
 	stats counters
 
 	broker *hubBroker // the link to Config.Broker, nil without one
+
+	rec *recovery // connection state recovery, nil when off (recovery.go)
 }
 
 // NewHub returns a hub configured by cfg. It returns an error when a field
@@ -85,6 +87,10 @@ func NewHub(cfg Config) (*Hub, error) {
 	}
 	h.stats.rejected = make(map[string]uint64)
 	if err := h.startBroker(); err != nil {
+		return nil, err
+	}
+	if err := h.startRecovery(); err != nil {
+		_ = h.closeBroker()
 		return nil, err
 	}
 	return h, nil
@@ -185,8 +191,11 @@ func (h *Hub) waitLive(ctx context.Context, userCode bool) bool {
 // release ends what admit began, forgetting c if it was registered. c is
 // nil for a refused handshake.
 func (h *Hub) release(c *Conn) {
+	if c != nil && c.registered && h.rec != nil && c.sess != nil {
+		h.rec.released(c) // recovery: save the session for its window
+	}
 	h.mu.Lock()
-	if c != nil && c.registered {
+	if c != nil && c.registered && h.conns[c.id] == c { // a recovery may have taken its ID over
 		delete(h.conns, c.id)
 	}
 	h.reserved--
