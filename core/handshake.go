@@ -102,7 +102,7 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, info ConnInfo, fn Ha
 	c.keepRequest()
 	h.leaveServe()
 	if h.rec != nil {
-		h.rec.changed(c)          // recovery: save what the route handler joined and set
+		h.rec.changed(c)         // recovery: save what the route handler joined and set
 		go c.readLoopAfterHeld() // recovery: a first message read before the route handler
 		return nil
 	}
