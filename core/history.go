@@ -116,6 +116,9 @@ type KeptMessage struct {
 type HistoryEntry struct {
 	// Offset is its offset in the stream.
 	Offset uint64
+	// Seq orders entries across streams: a store-wide counter of appends,
+	// the same for every stream one message was appended to.
+	Seq uint64
 	// Time is when it was appended.
 	Time time.Time
 	// Except and ExceptRooms are the exclusions it was sent with.

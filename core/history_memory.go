@@ -26,6 +26,7 @@ type MemoryStore struct {
 	streams  map[string]*memStream
 	sessions map[string]memSession
 	swept    time.Time
+	seq      uint64 // appends, for HistoryEntry.Seq
 }
 
 type memStream struct {
@@ -82,6 +83,7 @@ func (s *MemoryStore) Append(_ context.Context, m KeptMessage) error {
 	}
 	m.Data = appendPos(m.Data, m.Streams, pos)
 	m.Kept = true
+	s.seq++
 	for i, name := range m.Streams {
 		st := s.streams[name]
 		if len(st.entries) >= s.opts.Size {
@@ -89,7 +91,7 @@ func (s *MemoryStore) Append(_ context.Context, m KeptMessage) error {
 			clear(st.entries[:n])
 			st.entries = st.entries[n:]
 		}
-		st.entries = append(st.entries, HistoryEntry{Offset: pos[i].Offset, Time: now, Except: m.Except, ExceptRooms: m.ExceptRooms, Data: m.Data})
+		st.entries = append(st.entries, HistoryEntry{Offset: pos[i].Offset, Seq: s.seq, Time: now, Except: m.Except, ExceptRooms: m.ExceptRooms, Data: m.Data})
 	}
 	s.sweepLocked(now)
 	for _, d := range s.deliver {

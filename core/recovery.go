@@ -1,6 +1,7 @@
 package core
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -437,6 +438,12 @@ func (h *Hub) prepareSession(c *Conn, r *http.Request) *recoveryPlan {
 		s.reason = RecoverUnknown
 		return nil
 	}
+	if old := h.Conn(prev.ConnID); old != nil && old.sess != nil && old.sess.tokenHash == prev.TokenHash {
+		// Still live here: its state now is fresher than the last save.
+		rec.positionRooms(context.Background(), old)
+		live := rec.record(old, true)
+		prev.Rooms, prev.Positions, prev.Meta = live.Rooms, live.Positions, live.Meta
+	}
 	rec.takeOver(prev) // the old connection ends whether or not this one recovers
 	if time.Now().After(prev.Deadline) {
 		s.reason = RecoverExpired
@@ -677,30 +684,29 @@ func skipExcluded(entries []HistoryEntry, id string, rooms []string) []HistoryEn
 	return out
 }
 
-// mergeHistories merges the histories of several streams into one replay:
-// each stream's order is kept, streams interleave by append time, and a
-// message kept in several streams (a send to several rooms) is replayed
-// once.
+// mergeHistories merges the histories of several streams into one replay
+// in append order (HistoryEntry.Seq, then Time), each message once: one
+// kept in several streams (a send to several rooms) is replayed once.
 func mergeHistories(lists [][]HistoryEntry) [][]byte {
-	var out [][]byte
+	var all []HistoryEntry
+	for _, l := range lists {
+		all = append(all, l...)
+	}
+	slices.SortStableFunc(all, func(a, b HistoryEntry) int {
+		if a.Seq != b.Seq {
+			return cmp.Compare(a.Seq, b.Seq)
+		}
+		return a.Time.Compare(b.Time)
+	})
+	out := make([][]byte, 0, len(all))
 	seen := make(map[string]bool)
-	for {
-		best := -1
-		for i, l := range lists {
-			if len(l) > 0 && (best < 0 || l[0].Time.Before(lists[best][0].Time)) {
-				best = i
-			}
-		}
-		if best < 0 {
-			return out
-		}
-		e := lists[best][0]
-		lists[best] = lists[best][1:]
+	for _, e := range all {
 		if !seen[string(e.Data)] {
 			seen[string(e.Data)] = true
 			out = append(out, e.Data)
 		}
 	}
+	return out
 }
 
 // queueFirst puts text messages at the head of the send queue, ahead of
@@ -826,9 +832,14 @@ func (rec *recovery) track(c *Conn) {
 }
 
 // changed marks a connection's session for saving: its rooms changed.
+// With a MemoryStore, the positions of rooms it joined are recorded at
+// once; other stores are asked by the session goroutine, shortly after.
 func (rec *recovery) changed(c *Conn) {
 	if c.sess == nil || c.sess.tokenHash == "" {
 		return
+	}
+	if _, ok := rec.store.(*MemoryStore); ok {
+		rec.positionRooms(context.Background(), c)
 	}
 	rec.mu.Lock()
 	if _, ok := rec.live[c]; ok {
@@ -919,27 +930,8 @@ func (rec *recovery) save(conns []*Conn) {
 	defer cancel()
 	for _, c := range conns {
 		s := c.sess
-		var missing []string
-		s.mu.Lock()
-		for _, room := range c.Rooms() {
-			if _, ok := s.positions[RoomStream(room)]; !ok {
-				missing = append(missing, RoomStream(room))
-			}
-		}
-		s.mu.Unlock()
-		if len(missing) > 0 {
-			states, err := rec.store.Streams(ctx, missing)
-			if err != nil {
-				rec.storeErrors.Add(1)
-				continue
-			}
-			s.mu.Lock()
-			for name, st := range states {
-				if _, ok := s.positions[name]; !ok {
-					s.positions[name] = st.Top.String()
-				}
-			}
-			s.mu.Unlock()
+		if !rec.positionRooms(ctx, c) {
+			continue
 		}
 		if s.moved.Load() {
 			continue
@@ -948,6 +940,37 @@ func (rec *recovery) save(conns []*Conn) {
 			rec.storeErrors.Add(1)
 		}
 	}
+}
+
+// positionRooms records the current position of each room the connection
+// joined since its positions were last recorded. It reports false when the
+// store failed.
+func (rec *recovery) positionRooms(ctx context.Context, c *Conn) bool {
+	s := c.sess
+	var missing []string
+	s.mu.Lock()
+	for _, room := range c.Rooms() {
+		if _, ok := s.positions[RoomStream(room)]; !ok {
+			missing = append(missing, RoomStream(room))
+		}
+	}
+	s.mu.Unlock()
+	if len(missing) == 0 {
+		return true
+	}
+	states, err := rec.store.Streams(ctx, missing)
+	if err != nil {
+		rec.storeErrors.Add(1)
+		return false
+	}
+	s.mu.Lock()
+	for name, st := range states {
+		if _, ok := s.positions[name]; !ok {
+			s.positions[name] = st.Top.String()
+		}
+	}
+	s.mu.Unlock()
+	return true
 }
 
 // stats returns the recovery counters, nil when recovery is off.
