@@ -199,6 +199,7 @@ type recovery struct {
 	// mu protects the following.
 	mu      sync.Mutex
 	live    map[*Conn]struct{} // sessions refreshed while their connection lives
+	byHash  map[string]*Conn   // the same, by token hash
 	dirty   map[*Conn]struct{} // sessions to save
 	running bool               // the session goroutine runs
 	wake    chan struct{}
@@ -221,7 +222,7 @@ func (h *Hub) startRecovery() error {
 			return errors.New("rushws: Config.Recovery needs a Store shared by the hubs: the Broker does not implement RecoveryStore")
 		}
 	}
-	r := &recovery{h: h, cfg: cfg, store: store, live: make(map[*Conn]struct{}), dirty: make(map[*Conn]struct{}), wake: make(chan struct{}, 1)}
+	r := &recovery{h: h, cfg: cfg, store: store, live: make(map[*Conn]struct{}), byHash: make(map[string]*Conn), dirty: make(map[*Conn]struct{}), wake: make(chan struct{}, 1)}
 	opts := HistoryOptions{Size: cfg.HistorySize, TTL: cfg.HistoryTTL, SessionTTL: cfg.Window}
 	if err := store.StartRecovery(h.id, opts, h.deliverKept); err != nil {
 		return fmt.Errorf("rushws: starting the recovery store: %w", err)
@@ -426,8 +427,15 @@ func (h *Hub) prepareSession(c *Conn, r *http.Request) *recoveryPlan {
 		s.reason = RecoverForbidden
 		return nil
 	case errors.Is(err, ErrSessionNotFound):
-		s.reason = RecoverUnknown
-		return nil
+		// The store may have lost it (a flush) while this hub still holds
+		// the live connection: its state then serves, and the streams'
+		// epochs tell whether the history survived.
+		old := rec.liveSession(hashToken(req.token))
+		if old == nil || (old.sess.identity != "" && old.sess.identity != s.identity) {
+			s.reason = RecoverUnknown
+			return nil
+		}
+		prev = rec.record(old, true)
 	case err != nil:
 		rec.storeErrors.Add(1)
 		h.log.Warn("rushws: recovery: session store failed", "conn", c.id, "err", err)
@@ -540,6 +548,14 @@ func (rec *recovery) takeOver(prev SessionRecord) {
 			Hub: h.id, All: true, Conn: prev.ConnID, CloseCode: CloseSessionMoved, Data: []byte("session recovered elsewhere"),
 		})
 	}
+}
+
+// liveSession returns the live connection of this hub whose session token
+// has the given hash, or nil.
+func (rec *recovery) liveSession(hash string) *Conn {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	return rec.byHash[hash]
 }
 
 // markMoved records that a recovery elsewhere took the session of the
@@ -823,6 +839,7 @@ func encodeMeta(v any) (b json.RawMessage, ok bool) {
 func (rec *recovery) track(c *Conn) {
 	rec.mu.Lock()
 	rec.live[c] = struct{}{}
+	rec.byHash[c.sess.tokenHash] = c
 	start := !rec.running
 	rec.running = true
 	rec.mu.Unlock()
@@ -859,6 +876,9 @@ func (rec *recovery) released(c *Conn) {
 	rec.mu.Lock()
 	_, tracked := rec.live[c]
 	delete(rec.live, c)
+	if rec.byHash[c.sess.tokenHash] == c {
+		delete(rec.byHash, c.sess.tokenHash)
+	}
 	delete(rec.dirty, c)
 	rec.mu.Unlock()
 	select {
