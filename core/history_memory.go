@@ -32,7 +32,7 @@ type MemoryStore struct {
 type memStream struct {
 	top     uint64
 	entries []HistoryEntry // oldest first, at most opts.Size
-	used    time.Time      // last append or read, for forgetting idle streams
+	used    time.Time      // last append, for forgetting idle streams
 }
 
 type memSession struct {
@@ -123,6 +123,10 @@ func (s *MemoryStore) trimLocked(st *memStream, now time.Time) {
 	}
 }
 
+// memStreamIdle is how long an empty stream keeps its offset after its
+// last append, as redisbroker's HistoryMetaTTL.
+const memStreamIdle = 24 * time.Hour
+
 // sweepLocked, at most once a second, trims every stream, forgets streams
 // idle for a day (their positions then fail as history_lost, as an expired
 // Redis key would) and sessions past their keep time. s.mu is held.
@@ -133,7 +137,7 @@ func (s *MemoryStore) sweepLocked(now time.Time) {
 	s.swept = now
 	for name, st := range s.streams {
 		s.trimLocked(st, now)
-		if len(st.entries) == 0 && now.Sub(st.used) > 24*time.Hour {
+		if len(st.entries) == 0 && now.Sub(st.used) > memStreamIdle {
 			delete(s.streams, name)
 		}
 	}
@@ -151,11 +155,13 @@ func (s *MemoryStore) Streams(_ context.Context, names []string) (map[string]Str
 	now := time.Now()
 	out := make(map[string]StreamState, len(names))
 	for _, name := range names {
-		st := s.streamLocked(name, now)
-		s.trimLocked(st, now)
-		state := StreamState{Top: Position{Epoch: s.epoch, Offset: st.top}}
-		if len(st.entries) > 0 {
-			state.Oldest = st.entries[0].Offset
+		state := StreamState{Top: Position{Epoch: s.epoch}}
+		if st := s.streams[name]; st != nil { // a stream that never got a message costs nothing
+			s.trimLocked(st, now)
+			state.Top.Offset = st.top
+			if len(st.entries) > 0 {
+				state.Oldest = st.entries[0].Offset
+			}
 		}
 		out[name] = state
 	}
@@ -167,7 +173,10 @@ func (s *MemoryStore) History(_ context.Context, name string, after uint64, limi
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := time.Now()
-	st := s.streamLocked(name, now)
+	st := s.streams[name]
+	if st == nil {
+		return nil, StreamState{Top: Position{Epoch: s.epoch}}, nil
+	}
 	s.trimLocked(st, now)
 	state := StreamState{Top: Position{Epoch: s.epoch, Offset: st.top}}
 	if len(st.entries) > 0 {

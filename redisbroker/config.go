@@ -62,9 +62,9 @@ type Config struct {
 	// TrackPresence. Optional. Default 15s.
 	PresenceTTL time.Duration
 
-	// HistoryMetaTTL is, with recovery on, how long a stream's epoch and
-	// offset stay in Redis after its last append or read: a client
-	// recovering a stream forgotten by then fails with history_lost.
+	// HistoryMetaTTL is, with recovery on, how long a stream's offset
+	// stays in Redis after its last append; a stream forgotten by then
+	// counts from 1 again. Keep it far above core's Recovery.Window.
 	// Optional. Default 24h.
 	HistoryMetaTTL time.Duration
 

@@ -24,22 +24,25 @@ import (
 //
 // Keys, with prefix P (standalone Redis and Sentinel; not a Cluster):
 //
+//	P:he       the epoch of every stream, created with SET NX: when Redis
+//	           loses its data (FLUSHDB, a restart without persistence) the
+//	           next use gets a new epoch, and positions issued before fail
+//	           as history_lost
 //	P:hq       the count of appends, which orders entries across streams
-//	P:hm:<s>   hash {e: epoch, o: last offset} of stream s (expires after
-//	           Config.HistoryMetaTTL without an append or a read)
-//	P:hs:<s>   stream of entries {o: offset, g: P:hq's count, m: header and
-//	           message}, trimmed
-//	           to the hub's HistorySize (MAXLEN) and HistoryTTL (MINID on
-//	           time-based entry IDs; the key expires HistoryTTL after the
-//	           last append)
+//	P:ho:<s>   the last offset of stream s (INCR; expires after
+//	           Config.HistoryMetaTTL without an append)
+//	P:hs:<s>   the entries of stream s {o: offset, g: P:hq's count, m:
+//	           header and message}, trimmed to the hub's HistorySize
+//	           (MAXLEN) and HistoryTTL (MINID on time-based entry IDs; the
+//	           key expires HistoryTTL after the last append)
 //	P:s:<h>    hash {d: session record JSON, u: identity, x: deadline ms} of
 //	           the session whose token hashes (SHA-256, hex) to h
 //
 // where <s> is "all", "r:" and the base64url of a room name, or "c:" and a
-// connection ID. A stream's offsets are counted by HINCRBY, its epoch set
-// with HSETNX: when Redis loses the hash (FLUSHDB, a restart without
-// persistence, expiry) the next use gets a new epoch, and positions issued
-// before fail as history_lost.
+// connection ID. A stream that never got a message has no key: its
+// position is the epoch and offset 0. A stream forgotten after
+// HistoryMetaTTL starts again from offset 1 under the same epoch; a client
+// position beyond the offset then fails as history_lost.
 //
 // A kept message is appended to its streams and published in one Lua
 // script, so every hub (the sender included) receives it with the
@@ -119,16 +122,17 @@ func streamKey(name string) (string, bool) {
 	return "", false
 }
 
-// streamKeys returns the meta and stream keys of the named streams, in
-// that order per stream.
+// streamKeys returns the epoch key, then the offset and entries keys of
+// each named stream.
 func (b *Broker) streamKeys(names []string) ([]string, error) {
-	keys := make([]string, 0, 2*len(names))
+	keys := make([]string, 0, 2+2*len(names))
+	keys = append(keys, b.cfg.Prefix+":he")
 	for _, n := range names {
 		k, ok := streamKey(n)
 		if !ok {
 			return nil, fmt.Errorf("%w: stream %q", ErrInvalidTarget, cut(n))
 		}
-		keys = append(keys, b.cfg.Prefix+":hm:"+k, b.cfg.Prefix+":hs:"+k)
+		keys = append(keys, b.cfg.Prefix+":ho:"+k, b.cfg.Prefix+":hs:"+k)
 	}
 	return keys, nil
 }
@@ -187,7 +191,7 @@ func (b *Broker) Append(ctx context.Context, m core.KeptMessage) error {
 		q, _ := json.Marshal(core.WireStream(s))
 		args = append(args, q)
 	}
-	keys = append(keys, b.cfg.Prefix+":hq")
+	keys = append(keys[:1], append([]string{b.cfg.Prefix + ":hq"}, keys[1:]...)...)
 	it.kept = &keptItem{m: m, keys: keys, args: args}
 	it.payload = m.Data
 	return b.enqueue(ctx, it)
@@ -219,16 +223,16 @@ func (b *Broker) Streams(ctx context.Context, names []string) (map[string]core.S
 	if err != nil {
 		return nil, err
 	}
-	v, err := streamsScript.Run(ctx, b.client, keys, newEpoch(), ks.opts.TTL.Milliseconds(), b.metaTTL(), -1, 0).Slice()
+	v, err := streamsScript.Run(ctx, b.client, keys, newEpoch(), ks.opts.TTL.Milliseconds(), -1, 0).Slice()
 	if err != nil {
 		return nil, fmt.Errorf("redisbroker: reading streams: %w", err)
 	}
-	if len(v) != 3*len(names) {
+	if len(v) != 1+2*len(names) {
 		return nil, fmt.Errorf("%w: streams script returned %d values", errMalformed, len(v))
 	}
 	out := make(map[string]core.StreamState, len(names))
 	for i, n := range names {
-		st, err := parseState(v[3*i : 3*i+3])
+		st, err := parseState(v[0], v[1+2*i:3+2*i])
 		if err != nil {
 			return nil, err
 		}
@@ -237,11 +241,11 @@ func (b *Broker) Streams(ctx context.Context, names []string) (map[string]core.S
 	return out, nil
 }
 
-// parseState decodes a stream's epoch, offset and oldest offset.
-func parseState(v []any) (core.StreamState, error) {
-	e, _ := v[0].(string)
-	top, err1 := strconv.ParseUint(fmt.Sprint(v[1]), 10, 64)
-	oldest, err2 := strconv.ParseUint(fmt.Sprint(v[2]), 10, 64)
+// parseState decodes a stream's epoch, and its offset and oldest offset.
+func parseState(epoch any, v []any) (core.StreamState, error) {
+	e, _ := epoch.(string)
+	top, err1 := strconv.ParseUint(fmt.Sprint(v[0]), 10, 64)
+	oldest, err2 := strconv.ParseUint(fmt.Sprint(v[1]), 10, 64)
 	if !core.ValidEpoch(e) || err1 != nil || err2 != nil {
 		return core.StreamState{}, fmt.Errorf("%w: stream state", errMalformed)
 	}
@@ -267,14 +271,14 @@ func (b *Broker) History(ctx context.Context, name string, after uint64, limit i
 	if limit <= 0 {
 		limit = ks.opts.Size
 	}
-	v, err := streamsScript.Run(ctx, b.client, keys, newEpoch(), ks.opts.TTL.Milliseconds(), b.metaTTL(), strconv.FormatUint(min(after, 1<<62), 10), limit).Slice()
+	v, err := streamsScript.Run(ctx, b.client, keys, newEpoch(), ks.opts.TTL.Milliseconds(), strconv.FormatUint(min(after, 1<<52), 10), limit).Slice()
 	if err != nil {
 		return nil, core.StreamState{}, fmt.Errorf("redisbroker: reading history: %w", err)
 	}
 	if len(v) != 4 {
 		return nil, core.StreamState{}, fmt.Errorf("%w: history script returned %d values", errMalformed, len(v))
 	}
-	st, err := parseState(v[:3])
+	st, err := parseState(v[0], v[1:3])
 	if err != nil {
 		return nil, core.StreamState{}, err
 	}
