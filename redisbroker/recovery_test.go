@@ -419,3 +419,24 @@ func TestRecoveryAfterSIGKILL(t *testing.T) {
 		t.Fatalf("got %s", m.Raw)
 	}
 }
+
+func TestRecoveryRedisDownDeliversLocallyUnkept(t *testing.T) {
+	srv := startRedisServer(t)
+	a := startRecoveryNode(t, srv.addr(), uniquePrefix(t), core.RecoveryConfig{})
+	c := recoverytest.Dial(t, a.url("r"), userHeader("gus"))
+	a.joined(t, "r", 1)
+	srv.stop()
+	start := time.Now()
+	if _, err := a.hub.To("r").Emit("chat", "still here"); err != nil {
+		t.Fatal(err)
+	}
+	m := c.Expect(t, "chat")
+	if string(m.Data) != `"still here"` || m.Pos != nil {
+		t.Fatalf("got %s, want the message without pos", m.Raw)
+	}
+	t.Logf("delivered after %v", time.Since(start))
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("local delivery took %v", d)
+	}
+	eventually(t, 5*time.Second, func() bool { return a.hub.Stats().Recovery.Unkept == 1 }, "unkept counted: %+v", a.hub.Stats().Recovery)
+}

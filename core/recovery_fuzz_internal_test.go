@@ -1,0 +1,87 @@
+package core
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// FuzzParsePosition checks that no input panics and that what parses
+// prints back to the same text.
+func FuzzParsePosition(f *testing.F) {
+	for _, s := range []string{"Xk3a:42", "a:0", "e_-9:18446744073709551615", ":1", "a:", "a:-1", "a:1:2", "a:18446744073709551616", strings.Repeat("e", 33) + ":1", "a:01"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := ParsePosition(s)
+		if err != nil {
+			return
+		}
+		if !ValidEpoch(p.Epoch) {
+			t.Fatalf("%q parsed to invalid epoch %q", s, p.Epoch)
+		}
+		if again, err := ParsePosition(p.String()); err != nil || again != p {
+			t.Fatalf("%q -> %v -> %q -> %v, %v", s, p, p.String(), again, err)
+		}
+	})
+}
+
+// FuzzParseRecover checks the recover message decoder on what a client
+// sends: no panic, and what it accepts is well-formed.
+func FuzzParseRecover(f *testing.F) {
+	tok := strings.Repeat("A", 43)
+	f.Add(`{"event":"recover","data":{"token":"` + tok + `","positions":{"conn":"e:1","all":"e:0","room:lobby":"e:7"}}}`)
+	f.Add(`{"event":"recover","data":{"token":"` + tok + `"}}`)
+	f.Add(`{"event":"recover","data":{"token":"short","positions":{}}}`)
+	f.Add(`{"event":"recover","data":{"token":"` + tok + `","positions":{"room:":"e:1"}}}`)
+	f.Add(`{"event":"chat","data":1}`)
+	f.Add(`{"event":"recover","data":null}`)
+	f.Add(`[]`)
+	f.Fuzz(func(t *testing.T, s string) {
+		req, isRecover, ok := parseRecover([]byte(s))
+		if ok && !isRecover {
+			t.Fatal("ok without isRecover")
+		}
+		if !ok {
+			return
+		}
+		if !validToken(req.token) || len(req.positions) > maxRecoverStreams {
+			t.Fatalf("accepted token %q with %d positions", req.token, len(req.positions))
+		}
+		for name, p := range req.positions {
+			if !validWireStream(name) || !ValidEpoch(p.Epoch) {
+				t.Fatalf("accepted %q: %v", name, p)
+			}
+		}
+	})
+}
+
+// FuzzPos checks appendPos and parsePos, which reads "pos" back from a kept
+// message (as Redis hands it over): no panic on any input, and a round
+// trip for any envelope and stream names.
+func FuzzPos(f *testing.F) {
+	f.Add([]byte(`{"event":"chat","data":{"pos":1}}`), "room:a\x00b", "e1", uint64(5))
+	f.Add([]byte(`{"event":"x","data":"\"pos\":{"}`), "all", "E", uint64(0))
+	f.Add([]byte(`,"pos":{"a":"b:1"}}`), "conn:h.x", "Z_-", uint64(1<<63))
+	f.Fuzz(func(t *testing.T, data []byte, stream, epoch string, off uint64) {
+		_, _ = parsePos(data)
+		env, err := encodeEvent("ev", json.RawMessage(nil), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if json.Valid(data) {
+			env, _ = encodeEvent("ev", json.RawMessage(data), 0)
+		}
+		if !ValidEpoch(epoch) || !strings.HasPrefix(stream, "room:") && stream != StreamAll && !strings.HasPrefix(stream, "conn:") {
+			return
+		}
+		out := appendPos(env, []string{stream}, []Position{{epoch, off}})
+		if !json.Valid(out) {
+			t.Fatalf("appendPos made invalid JSON: %s", out)
+		}
+		pos, ok := parsePos(out)
+		if !ok || pos[WireStream(stream)] != (Position{epoch, off}) {
+			t.Fatalf("parsePos(%s) = %v, %v", out, pos, ok)
+		}
+	})
+}
