@@ -140,8 +140,14 @@ type subjecter interface {
 }
 
 // subjectOf is the default Identity: the subject of the claims stored under
-// "user" (claims themselves, or a token with a Claims field).
-func subjectOf(c *Conn) string {
+// "user" (claims themselves, or a token with a Claims field). Nil claims
+// (whose GetSubject panics) name no one.
+func subjectOf(c *Conn) (sub string) {
+	defer func() {
+		if recover() != nil {
+			sub = ""
+		}
+	}()
 	v := c.Get("user")
 	if s, ok := v.(subjecter); ok {
 		sub, _ := s.GetSubject()

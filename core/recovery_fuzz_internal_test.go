@@ -85,3 +85,42 @@ func FuzzPos(f *testing.F) {
 		}
 	})
 }
+
+type testClaims struct{ sub string }
+
+func (c *testClaims) GetSubject() (string, error) { return c.sub, nil }
+
+// token has the shape of golang-jwt's *jwt.Token, which the JWT middleware
+// stores under "user".
+type token struct {
+	Raw    string
+	Claims subjecter
+}
+
+func TestDefaultIdentity(t *testing.T) {
+	var nilClaims *testClaims
+	for _, tc := range []struct {
+		name string
+		user any
+		want string
+	}{
+		{"claims", &testClaims{"alice"}, "alice"},
+		{"token", &token{Raw: "secret", Claims: &testClaims{"bob"}}, "bob"},
+		{"token value", token{Claims: &testClaims{"carol"}}, "carol"},
+		{"token without claims", &token{}, ""},
+		{"token with nil claims", &token{Claims: nilClaims}, ""},
+		{"nil token", (*token)(nil), ""},
+		{"string", "dave", ""},
+		{"none", nil, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &Conn{}
+			if tc.user != nil {
+				c.Set("user", tc.user)
+			}
+			if got := subjectOf(c); got != tc.want {
+				t.Fatalf("subjectOf = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -18,37 +18,7 @@ import (
 	"github.com/rushws/rushws/core"
 )
 
-// The Broker is also a core.RecoveryStore: with core.Config.Recovery on and
-// no Store set, a hub keeps its histories and sessions in Redis, so a
-// client can recover on any instance.
-//
-// Keys, with prefix P (standalone Redis and Sentinel; not a Cluster):
-//
-//	P:he       the epoch of every stream, created with SET NX: when Redis
-//	           loses its data (FLUSHDB, a restart without persistence) the
-//	           next use gets a new epoch, and positions issued before fail
-//	           as history_lost
-//	P:hq       the count of appends, which orders entries across streams
-//	P:ho:<s>   the last offset of stream s (INCR; expires after
-//	           Config.HistoryMetaTTL without an append)
-//	P:hs:<s>   the entries of stream s {o: offset, g: P:hq's count, m:
-//	           header and message}, trimmed to the hub's HistorySize
-//	           (MAXLEN) and HistoryTTL (MINID on time-based entry IDs; the
-//	           key expires HistoryTTL after the last append)
-//	P:s:<h>    hash {d: session record JSON, u: identity, x: deadline ms} of
-//	           the session whose token hashes (SHA-256, hex) to h
-//
-// where <s> is "all", "r:" and the base64url of a room name, or "c:" and a
-// connection ID. A stream that never got a message has no key: its
-// position is the epoch and offset 0. A stream forgotten after
-// HistoryMetaTTL starts again from offset 1 under the same epoch; a client
-// position beyond the offset then fails as history_lost.
-//
-// A kept message is appended to its streams and published in one Lua
-// script, so every hub (the sender included) receives it with the
-// positions it got, in append order: a one-room message on the room's
-// channel, others on the everyone channel (a connection's messages too: a
-// recovered connection's ID no longer names the hub that holds it).
+// The scripts of the recovery store.
 var (
 	//go:embed history.lua
 	appendLua    string
@@ -79,8 +49,35 @@ type keptItem struct {
 }
 
 // StartRecovery implements core.RecoveryStore; core.NewHub calls it when
-// recovery is on. It refuses a Cluster client: a message kept in several
-// streams could not be appended atomically there.
+// recovery is on, after Start. It refuses a Cluster client: a message kept
+// in several streams could not be appended atomically there.
+//
+// Keys, with prefix P:
+//
+//	P:he       the epoch of every stream, created with SET NX: when Redis
+//	           loses its data (FLUSHDB, a restart without persistence) the
+//	           next use gets a new epoch, and positions issued before fail
+//	           as history_lost
+//	P:hq       the count of appends, which orders entries across streams
+//	P:ho:<s>   the last offset of stream s (INCR; expires after
+//	           Config.HistoryMetaTTL without an append)
+//	P:hs:<s>   the entries of stream s {o: offset, g: P:hq's count, m:
+//	           header and message}, trimmed to the hub's HistorySize
+//	           (MAXLEN) and HistoryTTL (MINID on time-based entry IDs; the
+//	           key expires HistoryTTL after the last append)
+//	P:s:<h>    hash {d: session record JSON, u: identity, x: deadline ms} of
+//	           the session whose token hashes (SHA-256, hex) to h
+//
+// where <s> is "all", "r:" and the base64url of a room name, or "c:" and a
+// connection ID. A stream that never got a message has no key: its
+// position is the epoch and offset 0. A stream forgotten after
+// HistoryMetaTTL starts again from offset 1 under the same epoch; a client
+// position beyond the offset then fails as history_lost.
+//
+// A kept message is appended to its streams and published in one Lua
+// script: a one-room message on the room's channel, others on the
+// everyone channel (a connection's messages too: a recovered connection's
+// ID no longer names the hub that holds it).
 func (b *Broker) StartRecovery(hubID string, opts core.HistoryOptions, deliver func(core.KeptMessage)) error {
 	if b.cluster != nil {
 		return errors.New("redisbroker: recovery is not supported on a Redis Cluster yet (a message kept in several streams cannot be appended atomically across slots)")
