@@ -440,3 +440,70 @@ func TestRecoveryRedisDownDeliversLocallyUnkept(t *testing.T) {
 	}
 	eventually(t, 5*time.Second, func() bool { return a.hub.Stats().Recovery.Unkept == 1 }, "unkept counted: %+v", a.hub.Stats().Recovery)
 }
+
+// TestRecoveryRedisCost measures, on a private Redis, the commands one
+// recovery sends and the memory a kept message and a session take (run
+// with -v to read the figures).
+func TestRecoveryRedisCost(t *testing.T) {
+	srv := startRedisServer(t)
+	prefix := uniquePrefix(t)
+	a := startRecoveryNode(t, srv.addr(), prefix, core.RecoveryConfig{})
+	b := startRecoveryNode(t, srv.addr(), prefix, core.RecoveryConfig{})
+	c := recoverytest.Dial(t, a.url("room-1"), userHeader("hal"))
+	a.joined(t, "room-1", 1)
+	c.Drop()
+	eventually(t, 5*time.Second, func() bool { return a.hub.Len() == 0 }, "hub A notices the drop")
+	payload := strings.Repeat("x", 100)
+	base := a.broker.Stats().Published
+	for range 10 {
+		a.hub.To("room-1").Emit("chat", payload)
+	}
+	a.published(t, base+10)
+
+	srv.cli("CONFIG", "RESETSTAT")
+	n := c.Recover(t, b.url("room-1"))
+	if !n.Session.Recovered || n.Session.Missed != 10 {
+		t.Fatalf("session = %+v", n.Session)
+	}
+	for range 10 {
+		n.Expect(t, "chat")
+	}
+	time.Sleep(100 * time.Millisecond) // the session goroutine saves the rejoin
+	stats := srv.cli("INFO", "commandstats")
+	total := 0
+	var lines []string
+	for _, l := range strings.Split(stats, "\n") {
+		l = strings.TrimSpace(l)
+		if !strings.HasPrefix(l, "cmdstat_") {
+			continue
+		}
+		name, rest, _ := strings.Cut(strings.TrimPrefix(l, "cmdstat_"), ":calls=")
+		calls, _, _ := strings.Cut(rest, ",")
+		lines = append(lines, name+"="+calls)
+		if name != "info" && name != "config|resetstat" && name != "ping" {
+			var k int
+			fmt.Sscan(calls, &k)
+			total += k
+		}
+	}
+	t.Logf("commands Redis ran for one recovery (Lua inner calls included): %s", strings.Join(lines, " "))
+	if evals := strings.Count(stats, "cmdstat_evalsha"); evals == 0 {
+		t.Fatalf("no EVALSHA: %s", stats)
+	}
+
+	// Memory per kept message: a room stream of 1000 entries of a 100-byte
+	// payload.
+	base = a.broker.Stats().Published
+	for range 1000 {
+		a.hub.To("mem").Emit("chat", payload)
+	}
+	a.published(t, base+1000)
+	streamKey := prefix + ":hs:r:" + "bWVt" // base64url("mem")
+	used := srv.cli("MEMORY", "USAGE", streamKey, "SAMPLES", "0")
+	sess := sha256.Sum256([]byte(n.Token))
+	sessUsed := srv.cli("MEMORY", "USAGE", prefix+":s:"+hex.EncodeToString(sess[:]), "SAMPLES", "0")
+	sessLen := srv.cli("HSTRLEN", prefix+":s:"+hex.EncodeToString(sess[:]), "d")
+	entry := srv.cli("XREVRANGE", streamKey, "+", "-", "COUNT", "1")
+	t.Logf("stream of 1000 kept messages (payload 100 bytes, entry message %d bytes): MEMORY USAGE %s bytes; session key: MEMORY USAGE %s bytes (record %s bytes of JSON)",
+		len(entry), strings.TrimSpace(used), strings.TrimSpace(sessUsed), strings.TrimSpace(sessLen))
+}
