@@ -15,8 +15,10 @@ import (
 // and sessions do not survive the process; a new MemoryStore has a new
 // epoch, so positions issued by an earlier process fail as history_lost.
 //
-// Append holds the store's lock while it delivers, so every hub sees each
-// stream in append order. All methods are safe for concurrent use.
+// Messages are delivered in append order: one goroutine at a time delivers
+// what was appended, the others leave theirs to it, so a send made while a
+// delivery runs (from an ack callback, say) never waits for itself. All
+// methods are safe for concurrent use.
 type MemoryStore struct {
 	epoch string
 
@@ -27,6 +29,11 @@ type MemoryStore struct {
 	sessions map[string]memSession
 	swept    time.Time
 	seq      uint64 // appends, for HistoryEntry.Seq
+
+	// pending are appended messages not yet delivered, in append order;
+	// delivering is set while a goroutine delivers them. Guarded by mu.
+	pending    []KeptMessage
+	delivering bool
 }
 
 type memStream struct {
@@ -69,11 +76,11 @@ func (s *MemoryStore) StartRecovery(hubID string, opts HistoryOptions, deliver f
 	return nil
 }
 
-// Append implements RecoveryStore: it appends and delivers before it
-// returns.
+// Append implements RecoveryStore: it appends, and delivers before it
+// returns unless another goroutine is delivering, which then delivers m
+// after what was appended before it.
 func (s *MemoryStore) Append(_ context.Context, m KeptMessage) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	now := time.Now()
 	pos := make([]Position, len(m.Streams))
 	for i, name := range m.Streams {
@@ -94,9 +101,26 @@ func (s *MemoryStore) Append(_ context.Context, m KeptMessage) error {
 		st.entries = append(st.entries, HistoryEntry{Offset: pos[i].Offset, Seq: s.seq, Time: now, Except: m.Except, ExceptRooms: m.ExceptRooms, Data: m.Data})
 	}
 	s.sweepLocked(now)
-	for _, d := range s.deliver {
-		d(m)
+	s.pending = append(s.pending, m)
+	if s.delivering {
+		s.mu.Unlock()
+		return nil
 	}
+	s.delivering = true
+	for len(s.pending) > 0 {
+		next := s.pending[0]
+		s.pending[0] = KeptMessage{}
+		s.pending = s.pending[1:]
+		deliver := s.deliver
+		s.mu.Unlock()
+		for _, d := range deliver {
+			d(next)
+		}
+		s.mu.Lock()
+	}
+	s.pending = nil
+	s.delivering = false
+	s.mu.Unlock()
 	return nil
 }
 

@@ -507,3 +507,31 @@ func TestRecoveryRedisCost(t *testing.T) {
 	t.Logf("stream of 1000 kept messages (payload 100 bytes, entry message %d bytes): MEMORY USAGE %s bytes; session key: MEMORY USAGE %s bytes (record %s bytes of JSON)",
 		len(entry), strings.TrimSpace(used), strings.TrimSpace(sessUsed), strings.TrimSpace(sessLen))
 }
+
+func TestRecoveryAfterRollingRestart(t *testing.T) {
+	addr := redisAddr(t)
+	prefix := uniquePrefix(t)
+	a := startRecoveryNode(t, addr, prefix, core.RecoveryConfig{})
+	b := startRecoveryNode(t, addr, prefix, core.RecoveryConfig{})
+	c := recoverytest.Dial(t, a.url("r"), userHeader("ivy"))
+	a.joined(t, "r", 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := a.hub.Shutdown(ctx); err != nil { // A is restarted: 1001 to its clients
+		t.Fatal(err)
+	}
+	_ = c.WS.SetReadDeadline(time.Now().Add(recoverytest.Timeout))
+	if _, _, err := c.WS.ReadMessage(); err == nil || !strings.Contains(err.Error(), "1001") {
+		t.Fatalf("old connection: %v, want 1001", err)
+	}
+	base := b.broker.Stats().Published
+	b.hub.To("r").Emit("chat", "during the restart")
+	b.published(t, base+1)
+	n := c.Recover(t, b.url("r"))
+	if !n.Session.Recovered || n.Session.Missed != 1 || n.Session.ID != c.Session.ID {
+		t.Fatalf("session on B = %+v", n.Session)
+	}
+	if m := n.Expect(t, "chat"); string(m.Data) != `"during the restart"` {
+		t.Fatalf("got %s", m.Raw)
+	}
+}
