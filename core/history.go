@@ -167,6 +167,10 @@ type SessionRecord struct {
 	Live bool   `json:"live,omitempty"`
 	// Rooms are the connection's rooms.
 	Rooms []string `json:"rooms,omitempty"`
+	// Since is when the connection (the latest to hold the session)
+	// connected: a room whose join position was not recorded yet is
+	// replayed from the messages appended since then.
+	Since time.Time `json:"since,omitzero"`
 	// Positions are the positions from which the connection's streams are
 	// to be replayed when the client knows none later: those issued at
 	// connect, and each room's at join. Keys are server-side stream names.

@@ -392,7 +392,8 @@ func (s *connSession) hold(m KeptMessage) bool {
 // attachSession.
 type recoveryPlan struct {
 	rooms []string
-	from  map[string]Position // by server stream name
+	from  map[string]Position  // by server stream name
+	since map[string]time.Time // streams with no recorded position: replay what was appended since
 }
 
 // prepareSession runs at the upgrade, before the connection is registered:
@@ -454,7 +455,7 @@ func (h *Hub) prepareSession(c *Conn, r *http.Request) *recoveryPlan {
 	}
 	if old := h.Conn(prev.ConnID); old != nil && old.sess != nil && old.sess.tokenHash == prev.TokenHash {
 		// Still live here: its state now is fresher than the last save.
-		rec.positionRooms(context.Background(), old)
+		rec.positionRooms(ctx, old)
 		live := rec.record(old, true)
 		prev.Rooms, prev.Positions, prev.Meta = live.Rooms, live.Positions, live.Meta
 	}
@@ -463,7 +464,7 @@ func (h *Hub) prepareSession(c *Conn, r *http.Request) *recoveryPlan {
 		s.reason = RecoverExpired
 		return nil
 	}
-	plan := &recoveryPlan{from: make(map[string]Position)}
+	plan := &recoveryPlan{from: make(map[string]Position), since: make(map[string]time.Time)}
 	for _, room := range prev.Rooms {
 		if ValidRoomName(room) && !slices.Contains(plan.rooms, room) {
 			plan.rooms = append(plan.rooms, room)
@@ -482,12 +483,15 @@ func (h *Hub) prepareSession(c *Conn, r *http.Request) *recoveryPlan {
 	}
 	for _, name := range streams {
 		state := states[name]
-		from, reason := replayFrom(name, prev.Positions[name], req.positions[WireStream(name)], req.positions, state)
+		from, reason, unknown := replayFrom(name, prev.Positions[name], req.positions[WireStream(name)], req.positions, state)
 		if reason != "" {
 			s.reason = reason
 			return nil
 		}
 		plan.from[name] = from
+		if unknown {
+			plan.since[name] = prev.Since
+		}
 	}
 	s.recovered = true
 	c.id = prev.ConnID
@@ -498,36 +502,38 @@ func (h *Hub) prepareSession(c *Conn, r *http.Request) *recoveryPlan {
 // replayFrom decides where a stream's replay starts: after the later of the
 // position the session recorded (saved, at connect or join) and the one the
 // client presents (client, present in wire). It returns the reason to fail
-// when the history cannot serve it.
-func replayFrom(name, saved string, client Position, wire map[string]Position, state StreamState) (Position, string) {
+// when the history cannot serve it, and unknown when neither is known (a
+// room joined just before the drop, before its position was recorded): the
+// replay then starts with what the history holds, filtered by time.
+func replayFrom(name, saved string, client Position, wire map[string]Position, state StreamState) (from Position, reason string, unknown bool) {
 	_, hasClient := wire[WireStream(name)]
-	from := Position{Epoch: state.Top.Epoch}
+	from = Position{Epoch: state.Top.Epoch}
 	known := false
 	if saved != "" {
 		p, err := ParsePosition(saved)
 		if err != nil {
-			return from, RecoverUnknown
+			return from, RecoverUnknown, false
 		}
 		if p.Epoch != state.Top.Epoch {
-			return from, RecoverHistoryLost
+			return from, RecoverHistoryLost, false
 		}
 		from.Offset, known = p.Offset, true
 	}
 	if hasClient {
 		if client.Epoch != state.Top.Epoch {
-			return from, RecoverHistoryLost
+			return from, RecoverHistoryLost, false
 		}
 		from.Offset, known = max(from.Offset, client.Offset), true
 	}
 	switch {
 	case !known:
-		from.Offset = state.Top.Offset // a room joined just before the drop: nothing recorded yet
+		return from, "", true
 	case from.Offset > state.Top.Offset:
-		return from, RecoverHistoryLost // the stream restarted its offsets
+		return from, RecoverHistoryLost, false // the stream restarted its offsets
 	case from.Offset < state.Top.Offset && (state.Oldest == 0 || state.Oldest > from.Offset+1):
-		return from, RecoverTooFarBehind
+		return from, RecoverTooFarBehind, false
 	}
-	return from, ""
+	return from, "", false
 }
 
 // takeOver ends the connection that held a session a recovery took: here,
@@ -640,6 +646,9 @@ func (h *Hub) attachSession(c *Conn, plan *recoveryPlan, attempted bool) {
 				rec.storeErrors.Add(1)
 				h.log.Warn("rushws: recovery: reading history failed", "conn", c.id, "err", err)
 				state.Top = from
+			}
+			if since, ok := plan.since[name]; ok {
+				entries = slices.DeleteFunc(entries, func(e HistoryEntry) bool { return e.Time.Before(since) })
 			}
 			upTo[name] = state.Top
 			positions[WireStream(name)] = state.Top.String()
@@ -800,7 +809,7 @@ func replayed(data []byte, id string, upTo map[string]Position) bool {
 func (rec *recovery) record(c *Conn, live bool) SessionRecord {
 	s := c.sess
 	deadline := time.Now().Add(rec.cfg.Window)
-	r := SessionRecord{TokenHash: s.tokenHash, Identity: s.identity, Deadline: deadline, ConnID: c.id, Hub: rec.h.id, Live: live, Rooms: c.Rooms()}
+	r := SessionRecord{TokenHash: s.tokenHash, Identity: s.identity, Deadline: deadline, ConnID: c.id, Hub: rec.h.id, Live: live, Rooms: c.Rooms(), Since: c.connectedAt}
 	s.mu.Lock()
 	r.Positions = make(map[string]string, len(s.positions))
 	for k, v := range s.positions {
@@ -891,7 +900,14 @@ func (rec *recovery) released(c *Conn) {
 	case rec.wake <- struct{}{}:
 	default:
 	}
-	if !tracked || c.sess.moved.Load() {
+	if !tracked {
+		return
+	}
+	s := c.sess
+	s.saveMu.Lock()
+	defer s.saveMu.Unlock()
+	s.ended = true
+	if s.moved.Load() {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), min(rec.h.cfg.HandshakeTimeout, 2*time.Second))
@@ -956,15 +972,13 @@ func (rec *recovery) save(conns []*Conn) {
 	defer cancel()
 	for _, c := range conns {
 		s := c.sess
-		if !rec.positionRooms(ctx, c) {
-			continue
+		s.saveMu.Lock()
+		if !s.ended && !s.moved.Load() && rec.positionRooms(ctx, c) {
+			if err := rec.store.SaveSession(ctx, rec.record(c, true), false); err != nil {
+				rec.storeErrors.Add(1)
+			}
 		}
-		if s.moved.Load() {
-			continue
-		}
-		if err := rec.store.SaveSession(ctx, rec.record(c, true), false); err != nil {
-			rec.storeErrors.Add(1)
-		}
+		s.saveMu.Unlock()
 	}
 }
 

@@ -124,3 +124,42 @@ func TestDefaultIdentity(t *testing.T) {
 		})
 	}
 }
+
+func TestReplayFrom(t *testing.T) {
+	state := StreamState{Top: Position{"E", 10}, Oldest: 4}
+	for _, tc := range []struct {
+		name         string
+		saved        string
+		client       *Position
+		state        StreamState
+		from         uint64
+		reason       string
+		unknownStart bool
+	}{
+		{"saved only", "E:5", nil, state, 5, "", false},
+		{"client later than saved", "E:5", &Position{"E", 8}, state, 8, "", false},
+		{"saved later than client (joined after)", "E:9", &Position{"E", 3}, state, 9, "", false},
+		{"up to date", "E:10", nil, state, 10, "", false},
+		{"first missed still held", "E:3", nil, state, 3, "", false},
+		{"first missed trimmed", "E:2", nil, state, 0, RecoverTooFarBehind, false},
+		{"nothing held any more", "E:2", nil, StreamState{Top: Position{"E", 10}}, 0, RecoverTooFarBehind, false},
+		{"epoch changed (saved)", "F:5", nil, state, 0, RecoverHistoryLost, false},
+		{"epoch changed (client)", "", &Position{"F", 5}, state, 0, RecoverHistoryLost, false},
+		{"ahead of the stream", "E:11", nil, state, 0, RecoverHistoryLost, false},
+		{"malformed saved", "E", nil, state, 0, RecoverUnknown, false},
+		{"nothing known", "", nil, state, 0, "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wire := map[string]Position{}
+			var client Position
+			if tc.client != nil {
+				client = *tc.client
+				wire["room:r"] = client
+			}
+			from, reason, unknown := replayFrom("room:r", tc.saved, client, wire, tc.state)
+			if reason != tc.reason || unknown != tc.unknownStart || reason == "" && from.Offset != tc.from {
+				t.Fatalf("replayFrom = %v, %q, %v; want offset %d, %q, %v", from, reason, unknown, tc.from, tc.reason, tc.unknownStart)
+			}
+		})
+	}
+}

@@ -27,7 +27,11 @@ type connSession struct {
 	positions map[string]string // replay-from positions by server stream name (connect and join positions)
 	buffering bool              // recovering: kept messages wait in buffered
 	buffered  []KeptMessage
-	dirty     bool // rooms or positions changed since the last save
+
+	// saveMu serialises the session's saves, so the final one (when the
+	// connection ends) is the last.
+	saveMu sync.Mutex
+	ended  bool // guarded by saveMu: the final record was saved
 }
 
 // heldMessage is a message read before the route handler ran.
