@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzParsePosition checks that no input panics and that what parses
@@ -72,7 +73,9 @@ func FuzzPos(f *testing.F) {
 		if json.Valid(data) {
 			env, _ = encodeEvent("ev", json.RawMessage(data), 0)
 		}
-		if !ValidEpoch(epoch) || !strings.HasPrefix(stream, "room:") && stream != StreamAll && !strings.HasPrefix(stream, "conn:") {
+		// Stream names are checked before they are used: room names are
+		// valid UTF-8 (ValidRoomName), connection IDs base64url.
+		if !ValidEpoch(epoch) || !validWireStream(WireStream(stream)) && !strings.HasPrefix(stream, "conn:") || !utf8.ValidString(stream) {
 			return
 		}
 		out := appendPos(env, []string{stream}, []Position{{epoch, off}})
