@@ -406,10 +406,11 @@ func (h *Hub) prepareSession(c *Conn, r *http.Request) *recoveryPlan {
 	s := &connSession{identity: rec.cfg.Identity(c)}
 	c.sess = s
 	c.mu.Lock()
-	c.deferWrite = true // nothing leaves before the session message
+	open := c.state == stateOpen
+	c.deferWrite = open // nothing leaves before the session message
 	c.mu.Unlock()
-	if r.URL.Query().Get(RecoverQuery) != "1" {
-		return nil
+	if !open || r.URL.Query().Get(RecoverQuery) != "1" {
+		return nil // a connection middleware closed before next gets no session
 	}
 	mt, data, err := readFirstMessage(c, h.cfg.HandshakeTimeout)
 	if err != nil {
@@ -621,6 +622,13 @@ type sessionMessage struct {
 func (h *Hub) attachSession(c *Conn, plan *recoveryPlan, attempted bool) {
 	rec := h.rec
 	s := c.sess
+	c.mu.Lock()
+	open := c.state == stateOpen
+	c.mu.Unlock()
+	if !open {
+		c.endDefer()
+		return
+	}
 	token, hash := newToken()
 	s.tokenHash = hash
 	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.HandshakeTimeout)

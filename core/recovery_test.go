@@ -321,3 +321,23 @@ func dialFirst(t *testing.T, url string, h http.Header, first string) *websocket
 	}
 	return ws
 }
+
+func TestRecoveryNoSessionForAConnectionMiddlewareClosed(t *testing.T) {
+	closing := func(next core.HandlerFunc) core.HandlerFunc {
+		return func(c *core.Conn) error {
+			_ = c.Close(4401, "token expired")
+			return next(c)
+		}
+	}
+	s := newServer(t, core.Config{Recovery: core.RecoveryConfig{Enabled: true}}, chat, closing)
+	ws, _, err := websocket.DefaultDialer.Dial(wsURL(s, "r")+"?rushws_recover=1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, b, err := ws.ReadMessage()
+	if err == nil || !strings.Contains(err.Error(), "4401") {
+		t.Fatalf("got %s, %v; want close 4401 and no session message", b, err)
+	}
+}
