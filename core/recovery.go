@@ -439,7 +439,7 @@ func (h *Hub) prepareSession(c *Conn, r *http.Request) *recoveryPlan {
 		// the live connection: its state then serves, and the streams'
 		// epochs tell whether the history survived.
 		old := rec.liveSession(hashToken(req.token))
-		if old == nil || (old.sess.identity != "" && old.sess.identity != s.identity) {
+		if old == nil || old.sess.moved.Load() || (old.sess.identity != "" && old.sess.identity != s.identity) {
 			s.reason = RecoverUnknown
 			return nil
 		}
@@ -541,7 +541,7 @@ func replayFrom(name, saved string, client Position, wire map[string]Position, s
 // or through the broker on the hub that holds it.
 func (rec *recovery) takeOver(prev SessionRecord) {
 	h := rec.h
-	if old := h.Conn(prev.ConnID); old != nil {
+	if old := h.Conn(prev.ConnID); old != nil && (old.sess == nil || old.sess.tokenHash == prev.TokenHash) {
 		if old.sess != nil {
 			old.sess.moved.Store(true)
 		}

@@ -9,10 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/gorilla/websocket"
 
 	"github.com/rushws/rushws/core"
 	"github.com/rushws/rushws/internal/recoverytest"
+	"github.com/rushws/rushws/middleware"
 )
 
 // subject is JWT-like claims with a subject, as the JWT middleware stores
@@ -339,5 +341,63 @@ func TestRecoveryNoSessionForAConnectionMiddlewareClosed(t *testing.T) {
 	_, b, err := ws.ReadMessage()
 	if err == nil || !strings.Contains(err.Error(), "4401") {
 		t.Fatalf("got %s, %v; want close 4401 and no session message", b, err)
+	}
+}
+
+// TestRecoveryWithTheJWTMiddleware checks the default identity against the
+// real JWT middleware: a session belongs to its token's subject, and
+// another subject's token gets forbidden.
+func TestRecoveryWithTheJWTMiddleware(t *testing.T) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	mw, err := middleware.JWT(middleware.JWTConfig{SigningKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bearer := func(sub string) http.Header {
+		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.RegisteredClaims{
+			Subject: sub, ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Hour)),
+		}).SignedString(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return http.Header{"Authorization": {"Bearer " + tok}}
+	}
+	var seen sync.Map
+	log := &recoveryLog{}
+	s := newServer(t, core.Config{Recovery: core.RecoveryConfig{Enabled: true, OnRecover: log.hook}}, recoveringChat(&seen), mw)
+	c := recoverytest.Dial(t, wsURL(s, "r"), bearer("alice"))
+	eventually(t, "the join", func() bool { r, ok := s.hub.Room("r"); return ok && r.Members == 1 })
+	c.Drop()
+	if n := c.RecoverWith(t, wsURL(s, "r"), c.Token, bearer("bob")); n.Session.Reason != core.RecoverForbidden {
+		t.Fatalf("bob: %+v", n.Session)
+	}
+	if n := c.RecoverWith(t, wsURL(s, "r"), c.Token, bearer("alice")); !n.Session.Recovered || n.Session.ID != c.Session.ID {
+		t.Fatalf("alice: %+v", n.Session)
+	}
+	if got := log.last(); got != "true " {
+		t.Fatalf("OnRecover saw %q", got)
+	}
+	if st := s.hub.Stats().Recovery; st.Failed[core.RecoverForbidden] != 1 || st.Recovered != 1 {
+		t.Fatalf("stats = %+v", st)
+	}
+}
+
+func TestRecoveryTokenWorksOnce(t *testing.T) {
+	var seen sync.Map
+	s := newRecoveryServer(t, core.RecoveryConfig{}, nil, &seen)
+	c := recoverytest.Dial(t, wsURL(s, "r"), userHeader("hank"))
+	eventually(t, "the join", func() bool { r, ok := s.hub.Room("r"); return ok && r.Members == 1 })
+	n := c.Recover(t, wsURL(s, "r")) // the old connection is still open: taken over
+	if !n.Session.Recovered {
+		t.Fatalf("first recovery: %+v", n.Session)
+	}
+	again := c.Recover(t, wsURL(s, "r")) // the same, spent, token
+	if again.Session.Recovered || again.Session.Reason != core.RecoverUnknown {
+		t.Fatalf("second recovery with the same token: %+v", again.Session)
+	}
+	// The first recovered connection is untouched.
+	n.Emit(t, "whoami", nil)
+	if me := n.Expect(t, "me"); !strings.Contains(string(me.Data), c.Session.ID) {
+		t.Fatalf("whoami = %s", me.Data)
 	}
 }
