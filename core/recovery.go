@@ -189,7 +189,8 @@ type RecoveryStats struct {
 	// unreachable): recipients that lose their connection cannot get them
 	// back.
 	Unkept uint64 `json:"unkept"`
-	// StoreErrors counts failed store calls for sessions.
+	// StoreErrors counts failed calls to the recovery store (sessions and
+	// histories, outside Append, which Unkept counts).
 	StoreErrors uint64 `json:"storeErrors"`
 }
 
@@ -1021,7 +1022,7 @@ func (rec *recovery) positionRooms(ctx context.Context, c *Conn) bool {
 	return true
 }
 
-// stats returns the recovery counters, nil when recovery is off.
+// recoveryStats returns the recovery counters, nil when recovery is off.
 func (h *Hub) recoveryStats() *RecoveryStats {
 	rec := h.rec
 	if rec == nil {
