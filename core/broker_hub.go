@@ -117,6 +117,7 @@ func (t Target) publish(mt int, data []byte, closeCode int) {
 		}
 		cm := m
 		cm.Rooms, cm.Conn = nil, id
+		cm.All = h.rec != nil // recovery: a recovered ID may no longer name its hub; every hub looks it up
 		if len(t.rooms) > 0 { // a member of a targeted room has it already
 			cm.ExceptRooms = append(slices.Clone(t.exceptRooms), t.rooms...)
 		}
@@ -147,15 +148,19 @@ func (h *Hub) deliverRemote(m BrokerMessage) {
 	}
 	t := Target{hub: h, rooms: m.Rooms, all: m.All, except: m.Except, exceptRooms: m.ExceptRooms, remote: true}
 	if m.Conn != "" {
-		if HubOf(m.Conn) != h.id {
+		if HubOf(m.Conn) != h.id && (h.rec == nil || h.Conn(m.Conn) == nil) {
 			return
 		}
+		t.all = false // with recovery, All+Conn reaches every hub (see publish, takeOver)
 		t.conns = []string{m.Conn}
 	}
 	if !t.all && len(t.rooms) == 0 && len(t.conns) == 0 {
 		return
 	}
 	if m.CloseCode != 0 {
+		if m.CloseCode == CloseSessionMoved && m.Conn != "" {
+			h.markMoved(m.Conn) // recovery: the session lives on elsewhere
+		}
 		if validCloseCode(m.CloseCode) {
 			t.closeLocal(m.CloseCode, string(m.Data))
 		}

@@ -132,6 +132,11 @@ type Config struct {
 	// package redisbroker). Optional. Default nil: the hub is local.
 	Broker Broker
 
+	// Recovery configures connection state recovery: sessions, bounded
+	// histories and replay on reconnect (see RecoveryConfig). Optional.
+	// Default off.
+	Recovery RecoveryConfig
+
 	// Logger receives the hub's logs. Message bodies and credentials are
 	// never logged. Optional. Default slog.Default().
 	Logger *slog.Logger
@@ -233,6 +238,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Recovery.Enabled {
+		var err error
+		if c.Recovery, err = c.Recovery.withDefaults(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return c, errors.Join(errs...)
 }

@@ -87,6 +87,10 @@ type Conn struct {
 	nextAck     uint64
 	warnedSlow  bool
 	closeTimer  *time.Timer // drops the socket when the peer does not answer our close frame
+
+	// sess is the recovery session (recovery.go), set at the upgrade before
+	// any goroutine starts; nil when recovery is off.
+	sess *connSession
 }
 
 type connState uint8

@@ -44,6 +44,30 @@
 // handler panic with 1011, a slow consumer with 1008, shutdown with 1001, a
 // malformed frame with 1002.
 //
+// # Connection state recovery
+//
+// With Config.Recovery on, every connection's first message is the session
+// message {"event":"session","data":{"id","token","recovered","reason",
+// "missed","positions"}}, and every Emit to a room, to everyone or to a
+// connection by ID is kept in a bounded history of its stream and carries
+// the top-level "pos" object with the positions it got. A client that
+// reconnects with ?rushws_recover=1 and sends {"event":"recover","data":
+// {"token","positions"}} first gets back its connection ID, rooms and
+// metadata, then the messages it missed, in order and once, before
+// anything new; then its route handler runs with Conn.Recovered true.
+// Middleware runs on every handshake, recovering or not, and a session
+// belongs to the identity middleware established (RecoveryConfig.Identity).
+// A failed attempt says why (RecoverExpired, RecoverUnknown,
+// RecoverTooFarBehind, RecoverHistoryLost, RecoverForbidden) to the client,
+// to RecoveryConfig.OnRecover and in Stats.Recovery, and the connection
+// continues as a new one. A recovery takes over a session whose old
+// connection the server still holds: that connection is closed with
+// CloseSessionMoved (4409), here or on another hub through the broker.
+// Histories and sessions live in a RecoveryStore: MemoryStore for a hub
+// alone, package redisbroker's Broker for hubs that share Redis. Not kept
+// nor replayed: raw and binary sends, Volatile sends, EmitWithAck requests
+// (acks in flight are lost with the connection) and Conn.Emit.
+//
 // # Concurrency
 //
 // Hub, Conn and Target methods are safe for concurrent use. Each connection
@@ -61,7 +85,12 @@
 // then 1008. While a connection's writer is behind, its read goroutine
 // pauses, so a client that sends faster than it reads is slowed by TCP.
 // The heartbeat is one hub goroutine for all connections, started with the
-// first connection and stopped by Shutdown or Close. Shutdown returns by the
+// first connection and stopped by Shutdown or Close. With recovery on, one
+// more hub goroutine saves changed sessions and refreshes live ones; it
+// runs while the hub has connections. The recovery store is called on
+// handshake goroutines (reading the recover message, the session, the
+// histories) and, for Append, on whatever goroutine sends, within the
+// store's own short deadline. Shutdown returns by the
 // time its context ends whatever handlers do; after Shutdown or Close
 // returns, no goroutine of the hub remains but for route handlers that have
 // not returned.

@@ -101,6 +101,9 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, info ConnInfo, fn Ha
 	}
 	c.keepRequest()
 	h.leaveServe()
+	if h.rec != nil {
+		h.rec.changed(c) // recovery: save what the route handler joined and set
+	}
 	c.startReading()
 	return nil
 }
@@ -158,11 +161,21 @@ func (h *Hub) upgrade(hw *hijackWriter, r *http.Request, c *Conn, fn HandlerFunc
 	}
 	c.reading.Store(true) // Serve owns the read side until startReading
 	c.wire = hw.wire
+	var plan *recoveryPlan
+	if h.rec != nil {
+		plan = h.prepareSession(c, r) // recovery: read the recover message, restore ID and metadata
+	}
 	if !h.register(c) {
+		if h.rec != nil {
+			c.endDefer() // recovery: prepareSession held output back
+		}
 		c.closeGraceful(CloseGoingAway, "server shutting down")
 		return nil
 	}
 	c.registered = true
+	if h.rec != nil {
+		h.attachSession(c, plan, r.URL.Query().Get(RecoverQuery) == "1") // recovery: session message and replay first
+	}
 	c.startWriterIfQueued() // sends queued by middleware before the upgrade
 	c.mu.Lock()
 	open := c.state == stateOpen

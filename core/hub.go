@@ -46,6 +46,8 @@ type Hub struct {
 
 	broker *hubBroker // the link to Config.Broker, nil without one
 
+	rec *recovery // connection state recovery, nil when off (recovery.go)
+
 	pollMu  sync.Mutex
 	poll    *poller // parks idle connections; started with the first one, nil until then
 	pollErr error   // why there is no poller: connections then read with goroutines
@@ -117,6 +119,10 @@ func NewHub(cfg Config) (*Hub, error) {
 	}
 	h.stats.rejected = make(map[string]uint64)
 	if err := h.startBroker(); err != nil {
+		return nil, err
+	}
+	if err := h.startRecovery(); err != nil {
+		_ = h.closeBroker()
 		return nil, err
 	}
 	return h, nil
@@ -217,8 +223,11 @@ func (h *Hub) waitLive(ctx context.Context, userCode bool) bool {
 // release ends what admit began, forgetting c if it was registered. c is
 // nil for a refused handshake.
 func (h *Hub) release(c *Conn) {
+	if c != nil && c.registered && h.rec != nil && c.sess != nil {
+		h.rec.released(c) // recovery: save the session for its window
+	}
 	h.mu.Lock()
-	if c != nil && c.registered {
+	if c != nil && c.registered && h.conns[c.id] == c { // a recovery may have taken its ID over
 		delete(h.conns, c.id)
 	}
 	h.reserved--

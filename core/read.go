@@ -20,7 +20,9 @@ func (c *Conn) startReading() {
 		go c.readLoop()
 		return
 	}
-	if len(c.wire.prefix) > 0 { // frames came with the handshake: read them first
+	if len(c.wire.prefix) > 0 || c.sess != nil && c.sess.first != nil {
+		// Frames came with the handshake, or a message was read before the
+		// route handler: handle them first.
 		go c.readReady()
 		return
 	}
@@ -34,7 +36,11 @@ func (c *Conn) startReading() {
 // readReady reads and dispatches what a parked connection received, then
 // parks it again; it runs on a goroutine the poller started.
 func (c *Conn) readReady() {
-	if err := c.readBurst(); err != nil {
+	err := c.handleHeld()
+	if err == nil {
+		err = c.readBurst()
+	}
+	if err != nil {
 		c.finish(err)
 		return
 	}
@@ -49,7 +55,7 @@ func (c *Conn) readReady() {
 // dispatches it, and finishes the connection when the peer or the server
 // ends it.
 func (c *Conn) readLoop() {
-	var err error
+	err := c.handleHeld()
 	for err == nil {
 		if len(c.wire.prefix) == 0 { // else frames came with the handshake
 			err = c.wire.waitReadable()

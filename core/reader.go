@@ -42,6 +42,8 @@ type msgState struct {
 	buf   *[]byte    // its payload so far, from readBufPool
 	wire  int64      // bytes of payload received so far (compressed, when flate)
 	utf8  utf8Stream // validation state of an uncompressed text message
+
+	hold *heldMessage // set by readFirstMessage: keep the next message, do not dispatch it
 }
 
 // reset forgets the message in progress and gives its buffer back.
@@ -49,7 +51,7 @@ func (m *msgState) reset() {
 	if m.buf != nil {
 		putReadBuf(m.buf)
 	}
-	*m = msgState{}
+	*m = msgState{hold: m.hold}
 }
 
 // burst is one burst of reading: the pooled buffer and the bytes in it.
@@ -325,8 +327,8 @@ func (c *Conn) readData(b *burst, fin bool, op byte, rsv1 bool, n int64, key [4]
 			return c.invalidUTF8()
 		}
 		mt := int(m.op)
-		*m = msgState{}
-		return c.handle(mt, p)
+		*m = msgState{hold: m.hold}
+		return c.deliver(mt, p)
 	}
 	if m.buf == nil {
 		m.buf = getReadBuf()
@@ -368,9 +370,19 @@ func (c *Conn) readData(b *burst, fin bool, op byte, rsv1 bool, n int64, key [4]
 			return c.invalidUTF8()
 		}
 	}
-	err := c.handle(mt, data)
+	err := c.deliver(mt, data)
 	m.reset()
 	return err
+}
+
+// deliver dispatches a whole message, or keeps a copy of it for
+// readFirstMessage.
+func (c *Conn) deliver(mt int, data []byte) error {
+	if h := c.rd.hold; h != nil {
+		h.mt, h.data = mt, append([]byte(nil), data...)
+		return errHeld
+	}
+	return c.handle(mt, data)
 }
 
 // compressedLimit bounds the compressed bytes of a message whose inflated

@@ -132,6 +132,9 @@ func (c *Conn) Join(rooms ...string) error {
 	if created != nil {
 		h.syncSubscriptions(created) // outside the locks: see syncSubscriptions
 	}
+	if h.rec != nil {
+		h.rec.changed(c) // recovery: save the session's rooms
+	}
 	return err
 }
 
@@ -156,6 +159,9 @@ func (c *Conn) Leave(rooms ...string) {
 	h.roomsMu.Unlock()
 	if removed != nil {
 		h.syncSubscriptions(removed)
+	}
+	if h.rec != nil {
+		h.rec.changed(c) // recovery: save the session's rooms
 	}
 }
 

@@ -271,6 +271,8 @@ type Stats struct {
 	QueueHistogram Histogram `json:"sendQueueHistogram"`
 	// Broker holds the broker's counters; nil when the hub has no broker.
 	Broker *BrokerStats `json:"broker,omitempty"`
+	// Recovery holds the recovery counters; nil when recovery is off.
+	Recovery *RecoveryStats `json:"recovery,omitempty"`
 }
 
 // MarshalJSON adds uptimeSeconds (to the millisecond) and pingRttMillis (to
@@ -326,6 +328,7 @@ func (h *Hub) Stats() Stats {
 		bs := b.Stats()
 		st.Broker = &bs
 	}
+	st.Recovery = h.recoveryStats()
 	return st
 }
 

@@ -32,6 +32,7 @@ type Target struct {
 	sender      *Conn    // the connection the target was made from, excluded
 	except      []string // excluded connection IDs
 	exceptRooms []string
+	volatile    bool // recovery: not kept (Volatile)
 }
 
 // Broadcast targets every connection of the hub (and, with a broker, of
@@ -92,6 +93,9 @@ func (t Target) Emit(event string, data any) (int, error) {
 	b, err := encodeEvent(event, data, 0)
 	if err != nil {
 		return 0, err
+	}
+	if t.hub.rec != nil && !t.volatile && !t.remote {
+		return t.emitKept(b) // recovery: kept in histories (recovery.go)
 	}
 	return t.deliver(websocket.TextMessage, b)
 }

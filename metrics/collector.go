@@ -61,6 +61,9 @@ type Collector struct {
 	brokerPublished, brokerReceived, brokerPublishErrors *prometheus.Desc
 	brokerDrops, brokerResubscribes                      *prometheus.Desc
 	brokerSubscriptions, brokerConnected                 *prometheus.Desc
+
+	recoveries, recoveryFailures, recoveryReplayed      *prometheus.Desc
+	recoveryTakeovers, recoveryUnkept, recoveryStoreErr *prometheus.Desc
 }
 
 // NewCollector returns a collector for hub, to register on the
@@ -111,6 +114,12 @@ func NewCollector(hub *core.Hub, cfg Config) (*Collector, error) {
 	c.brokerResubscribes = desc("broker_resubscribes_total", "Reconnections to the broker after which the subscriptions were restored.")
 	c.brokerSubscriptions = desc("broker_subscriptions", "Room channels subscribed on the broker now.")
 	c.brokerConnected = desc("broker_connected", "1 while the broker's subscriber is connected, 0 otherwise.")
+	c.recoveries = desc("recoveries_total", "Sessions recovered by reconnecting clients (connection state recovery).")
+	c.recoveryFailures = desc("recovery_failures_total", "Recovery attempts that failed, by reason (core.RecoverReasons).", "reason")
+	c.recoveryReplayed = desc("recovery_replayed_messages_total", "Messages replayed to recovered connections.")
+	c.recoveryTakeovers = desc("recovery_takeovers_total", "Live connections closed because a recovery took over their session.")
+	c.recoveryUnkept = desc("recovery_unkept_messages_total", "Sends delivered without being kept for recovery, because the store could not append them.")
+	c.recoveryStoreErr = desc("recovery_store_errors_total", "Failed session and history store calls of connection state recovery.")
 
 	// Check the descriptions (label names, const labels) the way a
 	// registry would, so a mistake shows here rather than at Register.
@@ -133,8 +142,9 @@ func Register(reg prometheus.Registerer, hub *core.Hub) error {
 	return reg.Register(c)
 }
 
-// Describe implements prometheus.Collector. It describes the broker's
-// metrics too; they are collected only while the hub has a broker.
+// Describe implements prometheus.Collector. It describes the broker's and
+// recovery's metrics too; they are collected only while the hub has a
+// broker, and recovery on.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		c.connections, c.rooms, c.accepted, c.rejected, c.closed,
@@ -142,6 +152,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		c.errors, c.slowCloses, c.drops, c.pauses, c.timeouts, c.pingRTT, c.sendQueue,
 		c.brokerPublished, c.brokerReceived, c.brokerPublishErrors, c.brokerDrops,
 		c.brokerResubscribes, c.brokerSubscriptions, c.brokerConnected,
+		c.recoveries, c.recoveryFailures, c.recoveryReplayed, c.recoveryTakeovers, c.recoveryUnkept, c.recoveryStoreErr,
 	} {
 		ch <- d
 	}
@@ -202,5 +213,15 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			connected = 1
 		}
 		gauge(c.brokerConnected, connected)
+	}
+	if r := s.Recovery; r != nil {
+		counter(c.recoveries, r.Recovered)
+		for _, reason := range core.RecoverReasons() {
+			counter(c.recoveryFailures, r.Failed[reason], reason)
+		}
+		counter(c.recoveryReplayed, r.Replayed)
+		counter(c.recoveryTakeovers, r.TakenOver)
+		counter(c.recoveryUnkept, r.Unkept)
+		counter(c.recoveryStoreErr, r.StoreErrors)
 	}
 }

@@ -72,7 +72,7 @@ type Broker struct {
 
 	pubq      chan pubItem
 	pubBytes  atomic.Int64 // payload bytes in pubq and in the batch being sent
-	recvq     chan core.BrokerMessage
+	recvq     chan inbound
 	recvBytes atomic.Int64 // payload bytes in recvq and being delivered
 
 	// Subscriptions: Subscribe and Unsubscribe record the wanted state of
@@ -99,6 +99,8 @@ type Broker struct {
 
 	presence presence
 
+	kept keptStore // recovery (history.go); nil until StartRecovery
+
 	idle time.Duration // silence before a subscriber pings; idlePing, shorter in tests
 }
 
@@ -108,6 +110,13 @@ type pubItem struct {
 	sharded  bool
 	payload  []byte
 	deadline time.Time
+	kept     *keptItem // a message for the append script (history.go), nil for a plain PUBLISH
+}
+
+// inbound is one received message waiting for delivery.
+type inbound struct {
+	m    core.BrokerMessage
+	kept bool // appended by the script: delivered through the recovery side
 }
 
 // New returns a broker on the user's Redis client: a *redis.Client
@@ -140,7 +149,7 @@ func New(client redis.UniversalClient, cfg Config) (*Broker, error) {
 		ctx:     ctx,
 		cancel:  cancel,
 		pubq:    make(chan pubItem, cfg.PublishQueue),
-		recvq:   make(chan core.BrokerMessage, cfg.ReceiveBuffer),
+		recvq:   make(chan inbound, cfg.ReceiveBuffer),
 		pending: make(map[string]bool),
 		wake:    make(chan struct{}, 1),
 		active:  make(map[string]bool),
@@ -273,6 +282,12 @@ func (b *Broker) Publish(ctx context.Context, m core.BrokerMessage) error {
 		return fmt.Errorf("redisbroker: close code %d is not 1000 to 4999", m.CloseCode)
 	}
 	it.payload = encode(make([]byte, 0, encodedSize(&m)), &m)
+	return b.enqueue(ctx, it)
+}
+
+// enqueue queues it for the publisher goroutine, waiting for room at most
+// until the earlier of ctx's deadline and Config.PublishTimeout.
+func (b *Broker) enqueue(ctx context.Context, it pubItem) error {
 	it.deadline = time.Now().Add(b.cfg.PublishTimeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(it.deadline) {
 		it.deadline = d
@@ -463,28 +478,59 @@ func (b *Broker) deliverLoop() {
 		select {
 		case <-b.ctx.Done():
 			return
-		case m := <-b.recvq:
-			b.deliverOne(m)
-			b.recvBytes.Add(-int64(len(m.Data)))
+		case in := <-b.recvq:
+			b.deliverOne(in)
+			b.recvBytes.Add(-int64(len(in.m.Data)))
 		}
 	}
 }
 
-func (b *Broker) deliverOne(m core.BrokerMessage) {
+func (b *Broker) deliverOne(in inbound) {
 	defer func() {
 		if r := recover(); r != nil {
 			b.setErr(fmt.Errorf("redisbroker: deliver panicked: %v", r))
 			b.log.Error("redisbroker: the hub's deliver function panicked", "panic", r)
 		}
 	}()
-	b.deliver(m)
+	if in.kept {
+		if ks := b.kept.Load(); ks != nil {
+			ks.deliver(keptOf(in.m))
+			return
+		}
+		if in.m.Hub == b.hubID {
+			return
+		}
+	}
+	b.deliver(in.m)
+}
+
+// keptOf is the kept message a hub's recovery side gets for a message the
+// append script published.
+func keptOf(m core.BrokerMessage) core.KeptMessage {
+	k := core.KeptMessage{Hub: m.Hub, Except: m.Except, ExceptRooms: m.ExceptRooms, Data: m.Data, Kept: true}
+	switch {
+	case m.Conn != "":
+		k.Streams = []string{core.ConnStream(m.Conn)}
+	case m.All:
+		k.Streams = []string{core.StreamAll}
+	default:
+		for _, r := range m.Rooms {
+			k.Streams = append(k.Streams, core.RoomStream(r))
+		}
+	}
+	return k
 }
 
 // receive decodes one message from Redis and queues it for delivery
 // without ever waiting: a full buffer drops it. It runs on the subscriber's
 // read loop.
 func (b *Broker) receive(msg *redis.Message) {
-	m, err := decode([]byte(msg.Payload))
+	payload := []byte(msg.Payload)
+	kept := len(payload) > 1 && payload[1]&flagKept != 0
+	m, err := decode(payload)
+	if err == nil && kept && (m.Binary || m.CloseCode != 0) {
+		err = fmt.Errorf("%w: a kept message is an event", errMalformed)
+	}
 	if err != nil {
 		if b.malformed.Add(1) == 1 {
 			b.log.Warn("redisbroker: dropped a malformed message", "channel", cut(msg.Channel), "err", err)
@@ -492,14 +538,14 @@ func (b *Broker) receive(msg *redis.Message) {
 		b.setErr(fmt.Errorf("%w on channel %q", err, cut(msg.Channel)))
 		return
 	}
-	if m.Hub == b.hubID {
-		return // our own message, delivered locally already
+	if m.Hub == b.hubID && !kept {
+		return // our own message, delivered locally already (a kept one is not: see history.go)
 	}
 	b.received.Add(1)
 	size := int64(len(m.Data))
 	if b.recvBytes.Add(size) <= int64(b.cfg.ReceiveBufferBytes) {
 		select {
-		case b.recvq <- m:
+		case b.recvq <- inbound{m: m, kept: kept}:
 			return
 		default:
 		}

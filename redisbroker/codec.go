@@ -12,7 +12,8 @@ import (
 // Wire format of a message on a channel, version 1:
 //
 //	byte 0       magic 0xB1 (format and version)
-//	byte 1       flags: 1 binary payload, 2 everyone (All), 4 close command
+//	byte 1       flags: 1 binary payload, 2 everyone (All), 4 close command,
+//	             8 kept (appended to histories; payload carries "pos")
 //	uvarint      close code, only with flag 4
 //	str          publishing hub ID
 //	list         rooms
@@ -92,7 +93,7 @@ func decode(b []byte) (core.BrokerMessage, error) {
 		return m, fmt.Errorf("%w: unknown format", errMalformed)
 	}
 	flags := b[1]
-	if flags&^(flagBinary|flagAll|flagClose) != 0 {
+	if flags&^(flagBinary|flagAll|flagClose|flagKept) != 0 {
 		return m, fmt.Errorf("%w: unknown flags %#x", errMalformed, flags)
 	}
 	d := decoder{b: b[2:]}

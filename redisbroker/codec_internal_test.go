@@ -78,6 +78,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add(encode(nil, &core.BrokerMessage{Hub: "h1", Rooms: []string{"r", "s"}, Except: []string{"h1.x"}, Data: []byte("x")}))
 	f.Add(encode(nil, &core.BrokerMessage{Hub: "h1", All: true, Binary: true, CloseCode: 1000, Data: []byte{0}}))
 	f.Add([]byte{magic, 0, 0xff})
+	f.Add(append([]byte{magic, flagKept | flagAll, 2, 'h', '1', 0, 0, 0, 0}, `{"event":"a","data":1,"pos":{"all":"e:1"}}`...))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := decode(b)
 		if err != nil {

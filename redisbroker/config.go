@@ -62,6 +62,12 @@ type Config struct {
 	// TrackPresence. Optional. Default 15s.
 	PresenceTTL time.Duration
 
+	// HistoryMetaTTL is, with recovery on, how long a stream's offset
+	// stays in Redis after its last append; a stream forgotten by then
+	// counts from 1 again. Keep it far above core's Recovery.Window.
+	// Optional. Default 24h.
+	HistoryMetaTTL time.Duration
+
 	// Logger receives the broker's logs: connection losses and recoveries,
 	// the first publish error after a success. Message bodies are never
 	// logged. Optional. Default slog.Default().
@@ -78,6 +84,7 @@ const (
 	DefaultStartTimeout   = 5 * time.Second
 	DefaultClusterSlots   = 16
 	DefaultPresenceTTL    = 15 * time.Second
+	DefaultHistoryMetaTTL = 24 * time.Hour
 )
 
 // maxClusterSlots bounds ClusterSlots: each slot in use costs a connection.
@@ -99,6 +106,7 @@ func (c Config) withDefaults() (Config, error) {
 	neg("StartTimeout", int64(c.StartTimeout))
 	neg("ClusterSlots", int64(c.ClusterSlots))
 	neg("PresenceTTL", int64(c.PresenceTTL))
+	neg("HistoryMetaTTL", int64(c.HistoryMetaTTL))
 	if c.ClusterSlots > maxClusterSlots {
 		errs = append(errs, fmt.Errorf("redisbroker: Config.ClusterSlots must be at most %d, got %d", maxClusterSlots, c.ClusterSlots))
 	}
@@ -133,6 +141,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.PresenceTTL == 0 {
 		c.PresenceTTL = DefaultPresenceTTL
+	}
+	if c.HistoryMetaTTL == 0 {
+		c.HistoryMetaTTL = DefaultHistoryMetaTTL
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -64,6 +64,21 @@
 // Healthy answers whether Redis answers and the subscriber is connected,
 // for an alerting or readiness probe.
 //
+// # Connection state recovery
+//
+// A Broker is also a core.RecoveryStore, used by a hub with
+// core.Config.Recovery on and no Store of its own: histories in Redis
+// Streams with offsets and one epoch per prefix, sessions in hashes with
+// expiry, so a client recovers on any instance, after the one it used
+// died, and across a rolling restart (see StartRecovery for the keys). A
+// kept message is appended and published in one Lua script, and every hub,
+// the sender included, delivers it when it comes back from Redis with its
+// positions, so every member sees the same "pos". When the script fails
+// (Redis unreachable, Config.PublishTimeout passed) the sending hub
+// delivers it to its own members without "pos" and counts it
+// (Stats.Recovery.Unkept). Recovery is not supported on a Redis Cluster
+// yet: StartRecovery refuses a cluster client.
+//
 // # Presence
 //
 // Hub.Rooms counts a room's members on one hub. After TrackPresence(hub),

@@ -31,6 +31,10 @@ func (discardRedisLog) Printf(context.Context, string, ...any) {}
 
 func TestMain(m *testing.M) {
 	redis.SetLogger(discardRedisLog{})
+	if os.Getenv(childEnv) != "" {
+		runChild() // an instance for TestRecoveryAfterSIGKILL, until killed
+		return
+	}
 	goleak.VerifyTestMain(m,
 		// go-redis probes a failed address once a second until the client
 		// is closed, and exits on its next wake-up.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // maxPipeline caps the messages written to Redis in one round trip.
@@ -52,6 +54,9 @@ func (b *Broker) flush(batch []pubItem) {
 	for _, it := range batch {
 		if now.After(it.deadline) {
 			expired++
+			if it.kept != nil {
+				b.unkept(it.kept)
+			}
 			continue
 		}
 		live = append(live, it)
@@ -79,7 +84,12 @@ func (b *Broker) flush(batch []pubItem) {
 	if len(live) == 1 {
 		it := live[0]
 		var err error
-		if it.sharded {
+		if it.kept != nil {
+			err = b.runAppend(ctx, it.kept)
+			if err != nil {
+				b.unkept(it.kept)
+			}
+		} else if it.sharded {
 			err = b.client.SPublish(ctx, it.channel, it.payload).Err()
 		} else {
 			err = b.client.Publish(ctx, it.channel, it.payload).Err()
@@ -89,7 +99,9 @@ func (b *Broker) flush(batch []pubItem) {
 	}
 	pipe := b.client.Pipeline()
 	for _, it := range live {
-		if it.sharded {
+		if it.kept != nil {
+			appendScript.EvalSha(ctx, pipe, it.kept.keys, it.kept.args...)
+		} else if it.sharded {
 			pipe.SPublish(ctx, it.channel, it.payload)
 		} else {
 			pipe.Publish(ctx, it.channel, it.payload)
@@ -98,10 +110,24 @@ func (b *Broker) flush(batch []pubItem) {
 	cmds, err := pipe.Exec(ctx)
 	if len(cmds) != len(live) {
 		b.publishFailed(len(live), err)
+		for _, it := range live {
+			if it.kept != nil {
+				b.unkept(it.kept)
+			}
+		}
 		return
 	}
-	for _, c := range cmds {
-		b.published1(c.Err())
+	for i, c := range cmds {
+		err := c.Err()
+		if k := live[i].kept; k != nil && err != nil {
+			if redis.HasErrorPrefix(err, "NOSCRIPT") {
+				err = b.runAppend(ctx, k) // loads the script; this one goes out a little later than the batch
+			}
+			if err != nil {
+				b.unkept(k)
+			}
+		}
+		b.published1(err)
 	}
 }
 

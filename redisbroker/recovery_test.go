@@ -1,0 +1,537 @@
+package redisbroker_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rushws/rushws/core"
+	"github.com/rushws/rushws/internal/recoverytest"
+	"github.com/rushws/rushws/redisbroker"
+)
+
+// subject is JWT-like claims, as the JWT middleware stores under "user".
+type subject string
+
+func (s subject) GetSubject() (string, error) { return string(s), nil }
+
+// asUser authenticates the X-User header as a JWT middleware would.
+func asUser(next core.HandlerFunc) core.HandlerFunc {
+	return func(c *core.Conn) error {
+		u := c.Request().Header.Get("X-User")
+		if u == "" {
+			return core.NewHTTPError(http.StatusUnauthorized, "who are you?")
+		}
+		c.Set("user", subject(u))
+		return next(c)
+	}
+}
+
+func userHeader(u string) http.Header { return http.Header{"X-User": {u}} }
+
+// recApp joins the room of the URL unless the connection recovered, and
+// answers "whoami" with its ID, rooms and nick.
+func recApp(c *core.Conn) error {
+	if !c.Recovered() {
+		c.Set("nick", "n-"+c.Param("room"))
+		if err := c.Join(c.Param("room")); err != nil {
+			return err
+		}
+	}
+	return c.On("whoami", func(c *core.Conn, _ json.RawMessage) (any, error) {
+		return nil, c.Emit("me", map[string]any{"id": c.ID(), "rooms": c.Rooms(), "nick": c.Get("nick")})
+	})
+}
+
+// hookLog records what OnRecover saw.
+type hookLog struct {
+	mu   sync.Mutex
+	seen []string
+}
+
+func (l *hookLog) hook(_ *core.Conn, ok bool, reason string) {
+	l.mu.Lock()
+	l.seen = append(l.seen, fmt.Sprintf("%v %s", ok, reason))
+	l.mu.Unlock()
+}
+
+func (l *hookLog) last() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.seen) == 0 {
+		return ""
+	}
+	return l.seen[len(l.seen)-1]
+}
+
+// rnode is one instance: its own Redis client, broker, hub and server.
+type rnode struct {
+	hub    *core.Hub
+	broker *redisbroker.Broker
+	ws     string // ws://host/ws/
+	log    *hookLog
+}
+
+func (n *rnode) url(room string) string { return n.ws + room }
+
+// startRecoveryNode starts an instance with recovery on, sharing Redis at
+// addr under prefix.
+func startRecoveryNode(t testing.TB, addr, prefix string, rc core.RecoveryConfig) *rnode {
+	t.Helper()
+	b, err := redisbroker.New(newClient(t, addr), redisbroker.Config{Prefix: prefix, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &rnode{broker: b, log: &hookLog{}}
+	rc.Enabled = true
+	rc.OnRecover = n.log.hook
+	hub, err := core.NewHub(core.Config{Broker: b, Recovery: rc, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.hub = hub
+	mux := http.NewServeMux()
+	mux.Handle("/ws/{room}", hub.Handler(recApp, asUser))
+	srv := httptest.NewServer(mux)
+	n.ws = "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws/"
+	t.Cleanup(func() {
+		_ = hub.Close()
+		srv.Close()
+	})
+	return n
+}
+
+// joined waits until the hub has n members in room and its broker has
+// confirmed the room's subscription.
+func (n *rnode) joined(t testing.TB, room string, members int) {
+	t.Helper()
+	eventually(t, 5*time.Second, func() bool {
+		r, ok := n.hub.Room(room)
+		return ok && r.Members == members && n.broker.Stats().Subscriptions >= 1
+	}, "%d members in %q", members, room)
+}
+
+// published waits until the broker has handed n messages to Redis.
+func (n *rnode) published(t testing.TB, want uint64) {
+	t.Helper()
+	eventually(t, 5*time.Second, func() bool { return n.broker.Stats().Published >= want }, "published %d", want)
+}
+
+func TestRecoveryAcrossInstances(t *testing.T) {
+	addr := redisAddr(t)
+	prefix := uniquePrefix(t)
+	a := startRecoveryNode(t, addr, prefix, core.RecoveryConfig{})
+	b := startRecoveryNode(t, addr, prefix, core.RecoveryConfig{})
+
+	c := recoverytest.Dial(t, a.url("lobby"), userHeader("alice"))
+	id := c.Session.ID
+	a.joined(t, "lobby", 1)
+	b.hub.To("lobby").Emit("chat", 0)
+	if m := c.Expect(t, "chat"); string(m.Data) != "0" || m.Pos["room:lobby"] == "" {
+		t.Fatalf("live message = %s", m.Raw)
+	}
+
+	c.Drop() // no close frame
+	eventually(t, 5*time.Second, func() bool { return a.hub.Len() == 0 }, "hub A notices the drop")
+	base := b.broker.Stats().Published
+	var want []string
+	for i := 1; i <= 50; i++ {
+		if _, err := b.hub.To("lobby").Emit("chat", i); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, fmt.Sprintf("chat:%d", i))
+		if i%10 == 0 {
+			b.hub.ToConn(id).Emit("direct", i)
+			want = append(want, fmt.Sprintf("direct:%d", i))
+		}
+	}
+	b.published(t, base+55)
+
+	n := c.Recover(t, b.url("lobby"))
+	if !n.Session.Recovered || n.Session.ID != id || n.Session.Missed != 55 || n.Session.Reason != "" {
+		t.Fatalf("session on B = %+v, want recovered %s with 55 missed", n.Session, id)
+	}
+	var got []string
+	for range 55 {
+		m := n.Next(t)
+		got = append(got, m.Event+":"+string(m.Data))
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("replay:\n%s\nwant:\n%s", strings.Join(got, " "), strings.Join(want, " "))
+	}
+	n.Emit(t, "whoami", nil)
+	me := n.Expect(t, "me")
+	if !strings.Contains(string(me.Data), `"rooms":["lobby"]`) || !strings.Contains(string(me.Data), `"nick":"n-lobby"`) || !strings.Contains(string(me.Data), `"id":"`+id+`"`) {
+		t.Fatalf("after recovery: %s", me.Data)
+	}
+	// New messages, from both instances, once each.
+	a.hub.To("lobby").Emit("chat", 51)
+	if m := n.Expect(t, "chat"); string(m.Data) != "51" {
+		t.Fatalf("new message from A = %s", m.Raw)
+	}
+	a.hub.ToConn(id).Emit("direct", "from A")
+	if m := n.Expect(t, "direct"); string(m.Data) != `"from A"` {
+		t.Fatalf("direct from A = %s", m.Raw)
+	}
+	b.hub.To("lobby").Emit("chat", 52)
+	if m := n.Expect(t, "chat"); string(m.Data) != "52" {
+		t.Fatalf("new message from B = %s", m.Raw)
+	}
+	n.ExpectNothing(t, 200*time.Millisecond)
+	if b.log.last() != "true " {
+		t.Fatalf("OnRecover on B saw %q", b.log.last())
+	}
+	if st := b.hub.Stats().Recovery; st.Recovered != 1 || st.Replayed != 55 || st.Unkept != 0 {
+		t.Fatalf("B stats = %+v", st)
+	}
+}
+
+func TestRecoveryAcrossInstancesNothingReceived(t *testing.T) {
+	addr := redisAddr(t)
+	prefix := uniquePrefix(t)
+	a := startRecoveryNode(t, addr, prefix, core.RecoveryConfig{})
+	b := startRecoveryNode(t, addr, prefix, core.RecoveryConfig{})
+	c := recoverytest.Dial(t, a.url("r"), userHeader("bob"))
+	a.joined(t, "r", 1)
+	c.Drop()
+	eventually(t, 5*time.Second, func() bool { return a.hub.Len() == 0 }, "hub A notices the drop")
+	n := c.Recover(t, b.url("r"))
+	if !n.Session.Recovered || n.Session.Missed != 0 || n.Session.ID != c.Session.ID {
+		t.Fatalf("session = %+v", n.Session)
+	}
+	b.hub.To("r").Emit("chat", "hi")
+	if m := n.Expect(t, "chat"); string(m.Data) != `"hi"` {
+		t.Fatalf("got %s", m.Raw)
+	}
+}
+
+func TestRecoveryFailuresOnRedis(t *testing.T) {
+	addr := redisAddr(t)
+	for _, tc := range []struct {
+		name   string
+		cfg    core.RecoveryConfig
+		prep   func(t *testing.T, a, b *rnode, c *recoverytest.Client) (token, user string)
+		reason string
+	}{
+		{"expired", core.RecoveryConfig{Window: 300 * time.Millisecond}, func(t *testing.T, a, b *rnode, c *recoverytest.Client) (string, string) {
+			time.Sleep(500 * time.Millisecond)
+			return c.Token, "carol"
+		}, core.RecoverExpired},
+		{"too_far_behind", core.RecoveryConfig{HistorySize: 5}, func(t *testing.T, a, b *rnode, c *recoverytest.Client) (string, string) {
+			base := b.broker.Stats().Published
+			for i := range 10 {
+				b.hub.To("r").Emit("chat", i)
+			}
+			b.published(t, base+10)
+			return c.Token, "carol"
+		}, core.RecoverTooFarBehind},
+		{"forged", core.RecoveryConfig{}, func(t *testing.T, a, b *rnode, c *recoverytest.Client) (string, string) {
+			return strings.Repeat("x", len(c.Token)), "carol"
+		}, core.RecoverUnknown},
+		{"another user", core.RecoveryConfig{}, func(t *testing.T, a, b *rnode, c *recoverytest.Client) (string, string) {
+			return c.Token, "mallory"
+		}, core.RecoverForbidden},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			prefix := uniquePrefix(t)
+			a := startRecoveryNode(t, addr, prefix, tc.cfg)
+			b := startRecoveryNode(t, addr, prefix, tc.cfg)
+			c := recoverytest.Dial(t, a.url("r"), userHeader("carol"))
+			a.joined(t, "r", 1)
+			c.Drop()
+			eventually(t, 5*time.Second, func() bool { return a.hub.Len() == 0 }, "hub A notices the drop")
+			token, user := tc.prep(t, a, b, c)
+			n := c.RecoverWith(t, b.url("r"), token, userHeader(user))
+			checkFailed(t, b, n, c, tc.reason)
+		})
+	}
+}
+
+// checkFailed checks a failed recovery on node b as the client, the hook
+// and the counters see it, and that the connection works as a new one.
+func checkFailed(t *testing.T, b *rnode, n, old *recoverytest.Client, reason string) {
+	t.Helper()
+	if n.Session.Recovered || n.Session.Reason != reason || n.Session.ID == old.Session.ID || n.Session.Missed != 0 || n.Session.Token == "" {
+		t.Fatalf("session = %+v, want reason %q and a new ID", n.Session, reason)
+	}
+	if got := b.log.last(); got != "false "+reason {
+		t.Fatalf("OnRecover saw %q", got)
+	}
+	if st := b.hub.Stats().Recovery; st.Failed[reason] != 1 || st.Recovered != 0 {
+		t.Fatalf("stats = %+v", st)
+	}
+	n.Emit(t, "whoami", nil)
+	if me := n.Expect(t, "me"); !strings.Contains(string(me.Data), n.Session.ID) {
+		t.Fatalf("whoami = %s", me.Data)
+	}
+}
+
+func TestRecoveryHistoryLostAfterFlush(t *testing.T) {
+	srv := startRedisServer(t)
+	prefix := uniquePrefix(t)
+	a := startRecoveryNode(t, srv.addr(), prefix, core.RecoveryConfig{})
+	c := recoverytest.Dial(t, a.url("r"), userHeader("dan"))
+	a.joined(t, "r", 1)
+	a.hub.To("r").Emit("chat", 1)
+	c.Expect(t, "chat")
+	// Redis loses everything while the old connection is still open on A.
+	srv.cli("FLUSHDB")
+	n := c.Recover(t, a.url("r"))
+	checkFailed(t, a, n, c, core.RecoverHistoryLost)
+}
+
+func TestRecoveryTakesOverAcrossInstances(t *testing.T) {
+	addr := redisAddr(t)
+	prefix := uniquePrefix(t)
+	a := startRecoveryNode(t, addr, prefix, core.RecoveryConfig{})
+	b := startRecoveryNode(t, addr, prefix, core.RecoveryConfig{})
+	c := recoverytest.Dial(t, a.url("r"), userHeader("erin"))
+	a.joined(t, "r", 1)
+	b.hub.To("r").Emit("chat", 1)
+	c.Expect(t, "chat")
+	eventually(t, 5*time.Second, func() bool { return b.broker.Stats().Published >= 1 }, "publish")
+	time.Sleep(50 * time.Millisecond) // A's session goroutine has saved the room's join
+	// The client "lost" its connection, but A still holds it.
+	n := c.Recover(t, b.url("r"))
+	if !n.Session.Recovered || n.Session.Missed != 0 {
+		t.Fatalf("session = %+v", n.Session)
+	}
+	// A closes the old connection with 4409.
+	for {
+		_ = c.WS.SetReadDeadline(time.Now().Add(recoverytest.Timeout))
+		_, msg, err := c.WS.ReadMessage()
+		if err != nil {
+			if !strings.Contains(err.Error(), "4409") {
+				t.Fatalf("old connection ended with %v, want 4409", err)
+			}
+			break
+		}
+		t.Fatalf("old connection got %s", msg)
+	}
+	eventually(t, 5*time.Second, func() bool { return a.hub.Len() == 0 }, "A drops the old connection")
+	for i := 2; i <= 4; i++ {
+		a.hub.To("r").Emit("chat", i)
+	}
+	a.hub.ToConn(n.Session.ID).Emit("direct", "x")
+	for _, w := range []string{"chat:2", "chat:3", "chat:4", `direct:"x"`} {
+		if m := n.Next(t); m.Event+":"+string(m.Data) != w {
+			t.Fatalf("got %s, want %s", m.Raw, w)
+		}
+	}
+	n.ExpectNothing(t, 200*time.Millisecond)
+	if st := a.hub.Stats().Recovery; st.TakenOver != 1 {
+		t.Fatalf("A stats = %+v", st)
+	}
+}
+
+// childEnv makes the test binary run an instance instead of the tests.
+const childEnv = "RUSHWS_RECOVERY_CHILD"
+
+// runChild serves one instance with recovery on, on the Redis and prefix
+// the environment names, prints its URL and serves until killed.
+func runChild() {
+	addr, prefix := os.Getenv("RUSHWS_REDIS_ADDR"), os.Getenv(childEnv)
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	b, err := redisbroker.New(rdb, redisbroker.Config{Prefix: prefix, Logger: quiet})
+	if err != nil {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
+	hub, err := core.NewHub(core.Config{Broker: b, Recovery: core.RecoveryConfig{Enabled: true, Window: 4 * time.Second}, Logger: quiet})
+	if err != nil {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/ws/{room}", hub.Handler(recApp, asUser))
+	srv := httptest.NewServer(mux)
+	fmt.Println("ws" + strings.TrimPrefix(srv.URL, "http") + "/ws/")
+	select {}
+}
+
+func TestRecoveryAfterSIGKILL(t *testing.T) {
+	addr := redisAddr(t)
+	prefix := uniquePrefix(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+prefix, "RUSHWS_REDIS_ADDR="+addr)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "ws://") {
+		t.Fatalf("child said %q, %v", line, err)
+	}
+	childURL := strings.TrimSpace(line)
+	b := startRecoveryNode(t, addr, prefix, core.RecoveryConfig{Window: 4 * time.Second})
+
+	c := recoverytest.Dial(t, childURL+"k", userHeader("fay"))
+	c.Emit(t, "whoami", nil)
+	c.Expect(t, "me")
+	// Wait until the child has saved the session with its room.
+	rdb := newClient(t, addr)
+	sum := sha256.Sum256([]byte(c.Token))
+	key := prefix + ":s:" + hex.EncodeToString(sum[:])
+	eventually(t, 5*time.Second, func() bool {
+		d, _ := rdb.HGet(context.Background(), key, "d").Result()
+		return strings.Contains(d, `"rooms":["k"]`)
+	}, "the child saves the session")
+	b.hub.To("k").Emit("chat", 1)
+	c.Expect(t, "chat")
+
+	if err := cmd.Process.Kill(); err != nil { // SIGKILL
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	base := b.broker.Stats().Published
+	for i := 2; i <= 6; i++ {
+		b.hub.To("k").Emit("chat", i)
+	}
+	b.published(t, base+5)
+	n := c.Recover(t, b.url("k"))
+	if !n.Session.Recovered || n.Session.Missed != 5 || n.Session.ID != c.Session.ID {
+		t.Fatalf("session on B = %+v", n.Session)
+	}
+	for i := 2; i <= 6; i++ {
+		if m := n.Expect(t, "chat"); string(m.Data) != fmt.Sprint(i) {
+			t.Fatalf("got %s, want chat %d", m.Raw, i)
+		}
+	}
+	b.hub.To("k").Emit("chat", 7)
+	if m := n.Expect(t, "chat"); string(m.Data) != "7" {
+		t.Fatalf("got %s", m.Raw)
+	}
+}
+
+func TestRecoveryRedisDownDeliversLocallyUnkept(t *testing.T) {
+	srv := startRedisServer(t)
+	a := startRecoveryNode(t, srv.addr(), uniquePrefix(t), core.RecoveryConfig{})
+	c := recoverytest.Dial(t, a.url("r"), userHeader("gus"))
+	a.joined(t, "r", 1)
+	srv.stop()
+	start := time.Now()
+	if _, err := a.hub.To("r").Emit("chat", "still here"); err != nil {
+		t.Fatal(err)
+	}
+	m := c.Expect(t, "chat")
+	if string(m.Data) != `"still here"` || m.Pos != nil {
+		t.Fatalf("got %s, want the message without pos", m.Raw)
+	}
+	t.Logf("delivered after %v", time.Since(start))
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("local delivery took %v", d)
+	}
+	eventually(t, 5*time.Second, func() bool { return a.hub.Stats().Recovery.Unkept == 1 }, "unkept counted: %+v", a.hub.Stats().Recovery)
+}
+
+// TestRecoveryRedisCost measures, on a private Redis, the commands one
+// recovery sends and the memory a kept message and a session take (run
+// with -v to read the figures).
+func TestRecoveryRedisCost(t *testing.T) {
+	srv := startRedisServer(t)
+	prefix := uniquePrefix(t)
+	a := startRecoveryNode(t, srv.addr(), prefix, core.RecoveryConfig{})
+	b := startRecoveryNode(t, srv.addr(), prefix, core.RecoveryConfig{})
+	c := recoverytest.Dial(t, a.url("room-1"), userHeader("hal"))
+	a.joined(t, "room-1", 1)
+	c.Drop()
+	eventually(t, 5*time.Second, func() bool { return a.hub.Len() == 0 }, "hub A notices the drop")
+	payload := strings.Repeat("x", 100)
+	base := a.broker.Stats().Published
+	for range 10 {
+		a.hub.To("room-1").Emit("chat", payload)
+	}
+	a.published(t, base+10)
+
+	srv.cli("CONFIG", "RESETSTAT")
+	n := c.Recover(t, b.url("room-1"))
+	if !n.Session.Recovered || n.Session.Missed != 10 {
+		t.Fatalf("session = %+v", n.Session)
+	}
+	for range 10 {
+		n.Expect(t, "chat")
+	}
+	time.Sleep(100 * time.Millisecond) // the session goroutine saves the rejoin
+	stats := srv.cli("INFO", "commandstats")
+	total := 0
+	var lines []string
+	for _, l := range strings.Split(stats, "\n") {
+		l = strings.TrimSpace(l)
+		if !strings.HasPrefix(l, "cmdstat_") {
+			continue
+		}
+		name, rest, _ := strings.Cut(strings.TrimPrefix(l, "cmdstat_"), ":calls=")
+		calls, _, _ := strings.Cut(rest, ",")
+		lines = append(lines, name+"="+calls)
+		if name != "info" && name != "config|resetstat" && name != "ping" {
+			var k int
+			fmt.Sscan(calls, &k)
+			total += k
+		}
+	}
+	t.Logf("commands Redis ran for one recovery (Lua inner calls included): %s", strings.Join(lines, " "))
+	if evals := strings.Count(stats, "cmdstat_evalsha"); evals == 0 {
+		t.Fatalf("no EVALSHA: %s", stats)
+	}
+
+	// Memory per kept message: a room stream of 1000 entries of a 100-byte
+	// payload.
+	base = a.broker.Stats().Published
+	for range 1000 {
+		a.hub.To("mem").Emit("chat", payload)
+	}
+	a.published(t, base+1000)
+	streamKey := prefix + ":hs:r:" + "bWVt" // base64url("mem")
+	used := srv.cli("MEMORY", "USAGE", streamKey, "SAMPLES", "0")
+	sess := sha256.Sum256([]byte(n.Token))
+	sessUsed := srv.cli("MEMORY", "USAGE", prefix+":s:"+hex.EncodeToString(sess[:]), "SAMPLES", "0")
+	sessLen := srv.cli("HSTRLEN", prefix+":s:"+hex.EncodeToString(sess[:]), "d")
+	entry := srv.cli("XREVRANGE", streamKey, "+", "-", "COUNT", "1")
+	t.Logf("stream of 1000 kept messages (payload 100 bytes, entry message %d bytes): MEMORY USAGE %s bytes; session key: MEMORY USAGE %s bytes (record %s bytes of JSON)",
+		len(entry), strings.TrimSpace(used), strings.TrimSpace(sessUsed), strings.TrimSpace(sessLen))
+}
+
+func TestRecoveryAfterRollingRestart(t *testing.T) {
+	addr := redisAddr(t)
+	prefix := uniquePrefix(t)
+	a := startRecoveryNode(t, addr, prefix, core.RecoveryConfig{})
+	b := startRecoveryNode(t, addr, prefix, core.RecoveryConfig{})
+	c := recoverytest.Dial(t, a.url("r"), userHeader("ivy"))
+	a.joined(t, "r", 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := a.hub.Shutdown(ctx); err != nil { // A is restarted: 1001 to its clients
+		t.Fatal(err)
+	}
+	_ = c.WS.SetReadDeadline(time.Now().Add(recoverytest.Timeout))
+	if _, _, err := c.WS.ReadMessage(); err == nil || !strings.Contains(err.Error(), "1001") {
+		t.Fatalf("old connection: %v, want 1001", err)
+	}
+	base := b.broker.Stats().Published
+	b.hub.To("r").Emit("chat", "during the restart")
+	b.published(t, base+1)
+	n := c.Recover(t, b.url("r"))
+	if !n.Session.Recovered || n.Session.Missed != 1 || n.Session.ID != c.Session.ID {
+		t.Fatalf("session on B = %+v", n.Session)
+	}
+	if m := n.Expect(t, "chat"); string(m.Data) != `"during the restart"` {
+		t.Fatalf("got %s", m.Raw)
+	}
+}
