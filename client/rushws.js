@@ -257,8 +257,10 @@ export class Client {
 
   /**
    * close closes the connection for good (no reconnect) with code (1000,
-   * or 3000 to 4999) and reason; queued sends are dropped and pending acks
-   * rejected with "closed".
+   * or 3000 to 4999) and reason; queued sends are dropped, pending acks
+   * rejected with "closed", and the recovery session ends (it is removed
+   * from sessionStorage: do not call close when a page unloads if the next
+   * page should recover).
    */
   close(code = 1000, reason = "") {
     if (this.#state === "closed") return;
@@ -267,6 +269,7 @@ export class Client {
     clearTimeout(this.#retryTimer);
     clearTimeout(this.#stableTimer);
     this.#failQueue("closed", "rushws: the client was closed");
+    this.#setSession(null); // closed for good: the session ends too
     const ws = this.#ws;
     if (ws) {
       ws.close(code, reason); // its close event finishes the job
