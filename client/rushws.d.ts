@@ -162,7 +162,7 @@ export interface LifecycleEvents {
 export type Listener<M, E extends keyof M> = (data: EventData<M, E>) => EventReply<M, E> | Promise<EventReply<M, E>>;
 
 export class Client<In = DefaultEvents, Out = DefaultEvents> {
-  /** "connecting", "open", "reconnecting" or "closed" (for good). */
+  /** "connecting", "open", "reconnecting" or "closed" (for good); "open" from the "open" event on (after a recovery's replay). */
   readonly state: "connecting" | "open" | "reconnecting" | "closed";
   /** Sends waiting for a connection. */
   readonly queued: number;
