@@ -157,8 +157,11 @@ func TestFiles(t *testing.T) {
 		file []byte
 		want []string
 	}{
-		{"script", client.Script(), []string{"export function connect(", "export class Client", "export class RushwsError", "emitWithAck(", "4401"}},
-		{"types", client.Types(), []string{"export function connect<", "emitWithAck<", "export class RushwsError"}},
+		{"script", client.Script(), []string{"export function connect(", "export class Client", "export class RushwsError", "emitWithAck(", "4401",
+			// connection state recovery: the query parameter, the recover message, the reserved names
+			`"rushws_recover=1"`, `event: "recover"`, `"session", "recover"`, "sessionStorageKey"}},
+		{"types", client.Types(), []string{"export function connect<", "emitWithAck<", "export class RushwsError",
+			"recovered: boolean", "missed: number", "reason?: RecoveryFailure", `"session" | "recover"`, "sessionStorageKey?: string", "recoverTimeout?: number"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

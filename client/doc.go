@@ -19,8 +19,13 @@
 // rushws.js speaks the rushws wire protocol (events, acks both ways, error
 // events), reconnects with exponential backoff and full jitter, stops after
 // closes that retrying cannot fix (4401, 4403, 1008, a normal 1000 from the
-// server), and queues sends made while offline. rushws.d.ts types it for
-// TypeScript editors; [TypesHandler] serves it.
+// server), and queues sends made while offline. Against a hub with
+// connection state recovery on, it keeps its session and presents it when
+// it reconnects, so the server restores its rooms and replays what it
+// missed; its "open" event says whether that happened (recovered, missed,
+// reason). docs/recovery.md in the repository describes the guarantees and
+// the wire messages. rushws.d.ts types it for TypeScript editors;
+// [TypesHandler] serves it.
 //
 // # Caching
 //

@@ -31,7 +31,16 @@ export type EventData<M, E extends keyof M> = M[E] extends (data: infer D) => an
 export type EventReply<M, E extends keyof M> = M[E] extends (data: any) => infer R ? Awaited<R> : never;
 
 /** The event names the protocol reserves: an app neither emits nor handles them. */
-export type ReservedEvent = "error" | "message" | "close" | "ping" | "pong" | "connect";
+export type ReservedEvent = "error" | "message" | "close" | "ping" | "pong" | "connect" | "session" | "recover";
+
+/**
+ * Why a recovery failed, in OpenInfo.reason: the server's reasons (expired:
+ * past the window; unknown: no such session; too_far_behind: the history no
+ * longer holds the first missed message; history_lost: the store lost the
+ * stream; forbidden: the session belongs to another identity), or the
+ * client's own timeout (no answer within recoverTimeout).
+ */
+export type RecoveryFailure = "expired" | "unknown" | "too_far_behind" | "history_lost" | "forbidden" | "timeout";
 
 /** Error codes the server sends in error events and ack errors. */
 export type ServerErrorCode = "bad_request" | "unknown_event" | "forbidden" | "rate_limited" | "too_large" | "internal";
@@ -91,6 +100,18 @@ export interface ClientOptions {
   shouldReconnect?: (info: CloseEventInfo) => boolean;
   /** Random source for the jitter, in [0, 1). Optional. Default Math.random. */
   random?: () => number;
+  /**
+   * How long, in ms, "open" waits for the server's answer to a recovery
+   * before opening as a new connection with reason "timeout" (0: no limit).
+   * Optional. Default 5000.
+   */
+  recoverTimeout?: number;
+  /**
+   * Keep the recovery session (token and positions) in sessionStorage under
+   * this key, so that a reloaded page recovers it; use one key per client
+   * of a page. Optional. Default "" (in memory only).
+   */
+  sessionStorageKey?: string;
 }
 
 export interface OpenInfo {
@@ -100,6 +121,12 @@ export interface OpenInfo {
   attempt: number;
   /** The subprotocol the server selected, or "". */
   protocol: string;
+  /** True when the server restored the session: its rooms and metadata, and the missed messages. */
+  recovered: boolean;
+  /** Messages the recovery delivered (to their listeners, before "open"); 0 when not recovered. */
+  missed: number;
+  /** Set when a recovery was attempted and failed: why. Absent otherwise. */
+  reason?: RecoveryFailure | (string & {});
 }
 
 export interface CloseEventInfo {
@@ -135,7 +162,7 @@ export interface LifecycleEvents {
 export type Listener<M, E extends keyof M> = (data: EventData<M, E>) => EventReply<M, E> | Promise<EventReply<M, E>>;
 
 export class Client<In = DefaultEvents, Out = DefaultEvents> {
-  /** "connecting", "open", "reconnecting" or "closed" (for good). */
+  /** "connecting", "open", "reconnecting" or "closed" (for good); "open" from the "open" event on (after a recovery's replay). */
   readonly state: "connecting" | "open" | "reconnecting" | "closed";
   /** Sends waiting for a connection. */
   readonly queued: number;

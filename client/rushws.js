@@ -21,6 +21,20 @@
 // after a close that retrying cannot fix (1000 from the server, 1008, 4401,
 // 4403: see NO_RETRY). Sends made while it is not connected wait in a
 // bounded queue and go out, in order, once it is.
+//
+// Connection state recovery: a server with recovery on sends a session
+// message first on every connection ({"event":"session","data":{token,
+// positions, recovered, reason, missed, id}}) and a "pos" object on every
+// event it keeps in a history. The client keeps {token, positions} (in
+// memory, or in sessionStorage under options.sessionStorageKey), and
+// reconnects with ?rushws_recover=1 and {"event":"recover","data":{token,
+// positions}} as its first message; the server answers with a session
+// message and the missed messages. When "open" fires: a connection that
+// presents no session opens at once (as without recovery); one that
+// presents a session opens after the session message and the missed
+// messages were delivered, or after the first message if it is not a
+// session message (the server does not recover), or after
+// options.recoverTimeout. Queued sends go out after "open".
 
 /** Close codes after which reconnecting cannot help, and why. */
 const NO_RETRY = new Map([
@@ -31,7 +45,7 @@ const NO_RETRY = new Map([
 ]);
 
 /** Event names the protocol reserves: an app can neither emit nor handle them as events. */
-const RESERVED = new Set(["error", "message", "close", "ping", "pong", "connect"]);
+const RESERVED = new Set(["error", "message", "close", "ping", "pong", "connect", "session", "recover"]);
 
 /** Events the client itself raises. */
 const LIFECYCLE = new Set(["open", "close", "reconnect", "error", "message"]);
@@ -46,7 +60,15 @@ const DEFAULTS = {
   queueSize: 256,
   ackTimeout: 10_000,
   reconnect: true,
+  recoverTimeout: 5_000,
+  sessionStorageKey: "",
 };
+
+/** The query parameter that tells the server a recover message comes first. */
+const RECOVER_PARAM = "rushws_recover=1";
+
+/** A position on the wire: "<epoch>:<offset>". */
+const POSITION = /^[A-Za-z0-9_-]{1,32}:[0-9]{1,20}$/;
 
 /**
  * RushwsError is what emitWithAck rejects with and what "error" listeners
@@ -105,20 +127,33 @@ export class Client {
   #queue = []; // { frame, ackId }
   #pending = new Map(); // ackId -> { resolve, reject, timer, sentOn }
   #nextAck = 0;
+  // Recovery. #session is {token, positions} of the current session, or
+  // null; the rest describe the current connection.
+  #session = null;
+  #presented = null; // the session this connection presents (its URL says so), or null
+  #firstMessage = true; // no message has arrived on this connection yet
+  #waiting = false; // "open" waits for the session message and the replay
+  #replayLeft = 0; // replayed messages still to come before "open"
+  #pendingOpen = null; // what "open" will say once the replay is delivered
+  #recoverTimer = null;
+  #swallowUnknownRecover = false; // a server without recovery may answer "recover" with unknown_event
+  #attemptAtOpen = 0; // the reconnect attempt this connection's socket opened on
 
   constructor(url, options = {}) {
     this.#url = url;
     this.#opts = { ...DEFAULTS, ...options };
-    for (const k of ["initialDelay", "maxDelay", "stableAfter", "ackTimeout"]) {
+    for (const k of ["initialDelay", "maxDelay", "stableAfter", "ackTimeout", "recoverTimeout"]) {
       const v = this.#opts[k];
       if (typeof v !== "number" || !(v >= 0)) throw new TypeError(`rushws: options.${k} must be a number >= 0, got ${String(v)}`);
     }
     if (!(this.#opts.maxAttempts >= 0)) throw new TypeError("rushws: options.maxAttempts must be >= 0");
     if (!(this.#opts.queueSize >= 0)) throw new TypeError("rushws: options.queueSize must be >= 0");
+    if (typeof this.#opts.sessionStorageKey !== "string") throw new TypeError("rushws: options.sessionStorageKey must be a string");
     this.#WS = this.#opts.WebSocket || globalThis.WebSocket;
     if (typeof this.#WS !== "function") {
       throw new TypeError("rushws: no WebSocket implementation: pass options.WebSocket (in Node 20, the ws package's WebSocket)");
     }
+    this.#session = this.#loadSession();
     this.#dial();
   }
 
@@ -190,9 +225,12 @@ export class Client {
    * server asked for an ack, the first listener's return value (or the
    * value its Promise resolves to) is the reply, and a throw or rejection
    * is sent as an error. Lifecycle events: "open" ({reconnected, attempt,
-   * protocol}), "reconnect" ({attempt}), "close" ({code, reason, wasClean,
+   * protocol, recovered, missed, reason}: see the file comment for when it
+   * fires), "reconnect" ({attempt}), "close" ({code, reason, wasClean,
    * willReconnect, delay, attempt, why}), "error" (a RushwsError) and
    * "message" (frames that are not events, and events nobody listens to).
+   * "session" and "recover" are the recovery's own and never reach
+   * listeners.
    */
   on(event, fn) {
     return this.#add(event, fn, false);
@@ -219,8 +257,10 @@ export class Client {
 
   /**
    * close closes the connection for good (no reconnect) with code (1000,
-   * or 3000 to 4999) and reason; queued sends are dropped and pending acks
-   * rejected with "closed".
+   * or 3000 to 4999) and reason; queued sends are dropped, pending acks
+   * rejected with "closed", and the recovery session ends (it is removed
+   * from sessionStorage: do not call close when a page unloads if the next
+   * page should recover).
    */
   close(code = 1000, reason = "") {
     if (this.#state === "closed") return;
@@ -229,6 +269,7 @@ export class Client {
     clearTimeout(this.#retryTimer);
     clearTimeout(this.#stableTimer);
     this.#failQueue("closed", "rushws: the client was closed");
+    this.#setSession(null); // closed for good: the session ends too
     const ws = this.#ws;
     if (ws) {
       ws.close(code, reason); // its close event finishes the job
@@ -297,6 +338,10 @@ export class Client {
       return;
     }
     if (this.#state === "closed" || this.#closedByUser) return;
+    // A client that holds a session presents it: the query parameter tells
+    // the server to wait for the recover message (no secret in the URL).
+    this.#presented = this.#session;
+    if (this.#presented) url = withRecoverParam(String(url));
     let ws;
     try {
       ws = this.#opts.wsOptions ? new this.#WS(url, protocols, this.#opts.wsOptions) : new this.#WS(url, protocols);
@@ -327,18 +372,52 @@ export class Client {
   }
 
   #opened(ws) {
-    const reconnected = this.#everOpened;
-    const attempt = this.#attempt;
-    this.#everOpened = true;
-    this.#state = "open";
+    this.#attemptAtOpen = this.#attempt;
+    this.#firstMessage = true;
+    this.#replayLeft = 0;
+    this.#pendingOpen = null;
+    this.#swallowUnknownRecover = false;
     clearTimeout(this.#stableTimer);
     // The attempt count starts over only once a connection has lasted, so
     // a server that accepts and drops at once still meets the backoff.
     this.#stableTimer = setTimeout(() => {
       this.#attempt = 0;
     }, this.#opts.stableAfter);
-    this.#fire("open", { reconnected, attempt, protocol: ws.protocol || "" });
-    if (reconnected) this.#fire("reconnect", { attempt });
+    const s = this.#presented;
+    if (!s) {
+      // Nothing to recover: open now, as against a server without recovery.
+      // A session message, if one comes first, is kept for the next time.
+      this.#ready(ws, { recovered: false, missed: 0 });
+      return;
+    }
+    // The recover message goes first, before anything queued; "open" waits
+    // for the server's answer.
+    this.#waiting = true;
+    ws.send(JSON.stringify({ event: "recover", data: { token: s.token, positions: { ...s.positions } } }));
+    const ms = this.#opts.recoverTimeout;
+    if (ms === 0 || !Number.isFinite(ms)) return; // no limit
+    this.#recoverTimer = setTimeout(() => {
+      if (this.#ws !== ws || !this.#waiting || !this.#firstMessage) return;
+      // No answer in time: give the session up and open as a new
+      // connection (a session message that still comes is kept, see
+      // #receive).
+      this.#setSession(null);
+      this.#ready(ws, { recovered: false, missed: 0, reason: "timeout" });
+    }, Math.min(ms, 2 ** 31 - 1));
+  }
+
+  // #ready fires "open" for ws and sends what waited.
+  #ready(ws, recovery) {
+    clearTimeout(this.#recoverTimer);
+    this.#waiting = false;
+    this.#pendingOpen = null;
+    if (this.#ws !== ws || this.#state === "closed") return;
+    const reconnected = this.#everOpened;
+    const attempt = this.#attemptAtOpen;
+    this.#everOpened = true;
+    this.#state = "open";
+    this.#fire("open", { reconnected, attempt, protocol: ws.protocol || "", ...recovery });
+    if (reconnected && this.#ws === ws) this.#fire("reconnect", { attempt });
     // What "open" listeners sent went first (re-joining rooms, say); now
     // the sends that waited, in their order.
     while (this.#queue.length > 0 && this.#ws === ws && ws.readyState === OPEN) {
@@ -349,6 +428,10 @@ export class Client {
 
   #closed(info) {
     clearTimeout(this.#stableTimer);
+    clearTimeout(this.#recoverTimer);
+    this.#waiting = false;
+    this.#replayLeft = 0;
+    this.#pendingOpen = null;
     // Replies to what went out on the dead connection can never come.
     for (const [id, p] of this.#pending) {
       if (p.sentOn) this.#settle(id, new RushwsError("disconnected", `rushws: connection closed (${info.code}) before the reply`));
@@ -378,6 +461,10 @@ export class Client {
   #finish(info, why) {
     this.#state = "closed";
     this.#ws = null;
+    clearTimeout(this.#recoverTimer);
+    // A client closed for good ends its session: a later client with the
+    // same sessionStorageKey starts afresh.
+    this.#setSession(null);
     this.#fire("close", { ...info, willReconnect: false, delay: 0, attempt: this.#attempt, why });
   }
 
@@ -396,21 +483,78 @@ export class Client {
   }
 
   #receive(ws, raw) {
-    if (typeof raw !== "string") {
+    let msg = null;
+    if (typeof raw === "string") {
+      try {
+        msg = JSON.parse(raw);
+      } catch {
+        msg = null;
+      }
+      if (msg === null || typeof msg !== "object" || Array.isArray(msg)) msg = null;
+    }
+    if (this.#firstMessage) {
+      this.#firstMessage = false;
+      if (msg && msg.event === "session") {
+        this.#onSession(ws, msg.data);
+        return;
+      }
+      if (this.#noRecovery(ws, msg)) return;
+      if (this.#ws !== ws) return; // an "open" listener closed the client
+    } else if (msg && msg.event === "session") {
+      return; // only a connection's first message is its session message; it may hold a token
+    }
+    this.#deliver(ws, raw, msg);
+    // The last replayed message is delivered: now "open", then the queue.
+    if (this.#replayLeft > 0 && --this.#replayLeft === 0) this.#ready(ws, this.#pendingOpen);
+  }
+
+  // #onSession takes the session message: the session to present next
+  // time, and, when "open" waits for it, what the recovery did.
+  #onSession(ws, d) {
+    const data = d && typeof d === "object" && !Array.isArray(d) ? d : {};
+    const token = typeof data.token === "string" && data.token.length > 0 && data.token.length <= 1024 ? data.token : "";
+    this.#setSession(token ? { token, positions: cleanPositions(data.positions) } : null);
+    if (!this.#waiting) return; // "open" fired already: nothing was presented, or the answer came too late
+    clearTimeout(this.#recoverTimer);
+    const recovery = { recovered: data.recovered === true, missed: 0 };
+    if (recovery.recovered) {
+      recovery.missed = Number.isSafeInteger(data.missed) && data.missed > 0 ? data.missed : 0;
+    } else {
+      recovery.reason = typeof data.reason === "string" && data.reason ? data.reason.slice(0, 64) : "unknown";
+    }
+    if (recovery.missed > 0) {
+      this.#replayLeft = recovery.missed;
+      this.#pendingOpen = recovery;
+    } else {
+      this.#ready(ws, recovery);
+    }
+  }
+
+  // #noRecovery handles a first message that is not a session message: the
+  // server does not do recovery, so the client forgets its session and,
+  // when "open" waits, opens now, as a client without recovery would have.
+  // It reports whether msg is the server's unknown_event answer to the
+  // recover message, which no listener should see.
+  #noRecovery(ws, msg) {
+    const presented = this.#presented !== null;
+    if (this.#session) this.#setSession(null);
+    // The recover message was the first thing sent: an unknown_event error
+    // as the first answer is about it. When something else came first,
+    // that answer may still come: the first unknown_event error naming
+    // "recover" is dropped then.
+    const answer = presented && msg !== null && msg.event === "error" && !!msg.data && msg.data.code === "unknown_event";
+    this.#swallowUnknownRecover = presented && !answer;
+    if (this.#waiting) this.#ready(ws, { recovered: false, missed: 0 });
+    return answer;
+  }
+
+  // #deliver hands one message to listeners, after taking its positions.
+  #deliver(ws, raw, msg) {
+    if (msg === null) {
       this.#fire("message", raw);
       return;
     }
-    let msg;
-    try {
-      msg = JSON.parse(raw);
-    } catch {
-      this.#fire("message", raw);
-      return;
-    }
-    if (msg === null || typeof msg !== "object" || Array.isArray(msg)) {
-      this.#fire("message", raw);
-      return;
-    }
+    if (msg.pos !== undefined) this.#applyPositions(msg.pos);
     const ack = Number.isSafeInteger(msg.ack) && msg.ack > 0 ? msg.ack : 0;
     if (typeof msg.event !== "string") {
       if (!ack) {
@@ -428,6 +572,10 @@ export class Client {
     const event = msg.event;
     if (event === "error") {
       const d = msg.data && typeof msg.data === "object" ? msg.data : {};
+      if (this.#swallowUnknownRecover && d.code === "unknown_event" && /recover/.test(String(d.message))) {
+        this.#swallowUnknownRecover = false;
+        return;
+      }
       this.#fire("error", new RushwsError(String(d.code || "internal"), String(d.message || d.code || "error"), msg.data));
       return;
     }
@@ -465,6 +613,62 @@ export class Client {
     );
   }
 
+  // #applyPositions records the positions a kept message was appended at:
+  // the last one of each stream wins, since a stream's messages arrive in
+  // order.
+  #applyPositions(pos) {
+    const s = this.#session;
+    if (!s || !pos || typeof pos !== "object" || Array.isArray(pos)) return;
+    let changed = false;
+    for (const [stream, p] of Object.entries(pos)) {
+      if (stream === "__proto__" || typeof p !== "string" || !POSITION.test(p)) continue;
+      s.positions[stream] = p;
+      changed = true;
+    }
+    if (changed) this.#storeSession();
+  }
+
+  #setSession(session) {
+    this.#session = session;
+    this.#storeSession();
+  }
+
+  // #storage is sessionStorage when options.sessionStorageKey asks for it
+  // and the page has one (not in Node, nor when the browser forbids it).
+  #storage() {
+    if (!this.#opts.sessionStorageKey) return null;
+    try {
+      return globalThis.sessionStorage || null;
+    } catch {
+      return null; // a sandboxed frame throws on access
+    }
+  }
+
+  #storeSession() {
+    const st = this.#storage();
+    if (!st) return;
+    try {
+      if (this.#session) st.setItem(this.#opts.sessionStorageKey, JSON.stringify(this.#session));
+      else st.removeItem(this.#opts.sessionStorageKey);
+    } catch {
+      // Storage full or forbidden: the session stays in memory.
+    }
+  }
+
+  #loadSession() {
+    const st = this.#storage();
+    if (!st) return null;
+    try {
+      const v = JSON.parse(st.getItem(this.#opts.sessionStorageKey) || "null");
+      if (v && typeof v.token === "string" && v.token.length > 0 && v.token.length <= 1024) {
+        return { token: v.token, positions: cleanPositions(v.positions) };
+      }
+    } catch {
+      // Unreadable: start afresh.
+    }
+    return null;
+  }
+
   // #reply answers the server's ack on the connection that asked; a reply
   // for a connection that has gone is dropped (the server forgot the ack).
   #reply(ws, ack, value, err) {
@@ -494,6 +698,26 @@ function encode(event, data, ack) {
   const msg = { event, data: data === undefined ? null : data };
   if (ack) msg.ack = ack;
   return JSON.stringify(msg);
+}
+
+// cleanPositions copies the well-formed entries of a positions object.
+function cleanPositions(positions) {
+  const out = {};
+  if (!positions || typeof positions !== "object" || Array.isArray(positions)) return out;
+  for (const [stream, p] of Object.entries(positions)) {
+    if (stream !== "__proto__" && typeof p === "string" && POSITION.test(p)) out[stream] = p;
+  }
+  return out;
+}
+
+// withRecoverParam adds rushws_recover=1 to url's query.
+function withRecoverParam(url) {
+  const hash = url.indexOf("#");
+  const base = hash >= 0 ? url.slice(0, hash) : url;
+  const fragment = hash >= 0 ? url.slice(hash) : "";
+  if (/[?&]rushws_recover=/.test(base)) return url;
+  const sep = !base.includes("?") ? "?" : base.endsWith("?") || base.endsWith("&") ? "" : "&";
+  return base + sep + RECOVER_PARAM + fragment;
 }
 
 function reportLater(err) {

@@ -8,7 +8,10 @@
 #      typed app and catches its mistakes.
 #   2. node --test e2e/node/: the JS client (client/rushws.js) under Node's
 #      test runner, and the wire protocol through the npm ws package and
-#      wscat, against the Go test server (e2e/testserver).
+#      wscat, against the Go test server (e2e/testserver); the client's
+#      connection state recovery against a fake server on the npm ws
+#      package that implements the recovery wire design
+#      (e2e/node/recoveryserver.mjs).
 #   3. e2e/chat.mjs in Chromium against examples/echo-chat, gin-chat and
 #      echo5-chat, each then stopped with SIGTERM; e2e/chat-restart.mjs
 #      then restarts each under an open page, which must reconnect by

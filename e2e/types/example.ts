@@ -29,6 +29,8 @@ const ws = connect<FromServer, ToServer>("ws://localhost:8080/ws", {
   maxDelay: 5000,
   maxAttempts: 10,
   queueSize: 100,
+  recoverTimeout: 3000,
+  sessionStorageKey: "chat",
 });
 
 const sent: boolean = ws.emit("chat", { text: "hello" });
@@ -46,6 +48,12 @@ ws.on("chat", (m) => {
 ws.on("question", async (q) => q.toUpperCase()); // the ack reply must be a string
 ws.once("joined", (p) => void p.members.toFixed());
 ws.on("open", (info) => void info.reconnected);
+// Rejoin only when the server did not restore the session.
+ws.on("open", (info) => {
+  if (!info.recovered) ws.emit("typing", { typing: false });
+  const n: number = info.missed;
+  if (info.reason === "too_far_behind" || info.reason === "timeout") console.log(n);
+});
 ws.on("close", (info: CloseInfo) => {
   if (!info.willReconnect && info.code === 4401) console.log(info.why);
 });
@@ -62,6 +70,10 @@ ws.emit("chat", { txt: "typo" });
 ws.emit("chatt", { text: "x" });
 // @ts-expect-error: reserved names cannot be emitted
 ws.emit("error", {});
+// @ts-expect-error: recovered is a boolean
+ws.on("open", (info) => void (info.recovered satisfies string));
+// @ts-expect-error: sessionStorageKey is a string
+connect("ws://localhost:8080/ws", { sessionStorageKey: true });
 // @ts-expect-error: a "question" listener must reply with a string
 ws.on("question", (q: string) => q.length);
 // @ts-expect-error: Message has no field "body"
