@@ -28,7 +28,7 @@ for arg in "$@"; do
 	case "$arg" in
 	-smoke | --smoke) mode=smoke ;;
 	-h | --help)
-		sed -n '2,24p' "$0"
+		sed -n '2,23p' "$0"
 		exit 0
 		;;
 	*)

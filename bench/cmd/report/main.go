@@ -1,10 +1,10 @@
 // Command report turns the load generators' JSON lines into the ratio table
 // of BENCHMARKS.md: every figure as the median of the repetitions with its
 // range, and as a ratio from the same repetition (median, min-max), then the
-// targets with a verdict each. Idle memory and accept rates are compared
-// with raw-lean (the leanest gorilla server, the memory baseline); fan-out,
-// echo and slow consumers with raw (the gorilla hub with rooms, the floor
-// for fan-out). A file without raw-lean falls back to raw.
+// targets with a verdict each. Idle memory is compared with raw-lean (the
+// leanest gorilla server, the memory baseline); accepts, fan-out, echo and
+// slow consumers with raw (the gorilla hub with rooms, the floor for
+// fan-out). A file without raw-lean falls back to raw.
 //
 // With -check it is the CI gate: it exits 1 when rushws (on net/http) is over
 // the deterministic idle targets (heartbeats off): goroutines per idle
@@ -39,8 +39,8 @@ var (
 	mountName = map[string]string{"rushws": "net/http", "rushws-goroutine": "net/http, ReadGoroutine", "rushws-echo": "Echo", "rushws-gin": "Gin", "echo-chat": "examples/echo-chat as shipped"}
 )
 
-// Targets, as ratios from the same repetition (to raw-lean for idle memory and
-// accepts, to raw for the rest) unless said otherwise.
+// Targets, as ratios from the same repetition (to raw-lean for idle memory,
+// to raw for the rest) unless said otherwise.
 const (
 	idleRSSMax       = 1.25 // idle RSS per connection as read, through net/http, Echo, Gin and echo-chat
 	fanMaxMin        = 1.5  // max sustained deliveries/s
@@ -95,7 +95,7 @@ type reporter struct {
 	w  io.Writer
 	rs []rec
 	// base is the implementation ratios are taken to: raw by default,
-	// raw-lean for idle memory and accepts (see baseFor).
+	// raw-lean for idle memory (see baseFor).
 	base string
 	// targets and others collect the rows of the two targets tables.
 	targets, others [][]string
@@ -318,7 +318,7 @@ func (r *reporter) baseFor(scenario string) string {
 }
 
 func (r *reporter) all() {
-	r.p("## Results\n\nEvery figure: median of the repetitions (min–max). Ratios: to the baseline named in the column from the same repetition, then median (min–max): raw-lean (the leanest gorilla server) for idle memory and accepts, raw (the gorilla hub with rooms) for fan-out, echo and slow consumers. Differences under 10%% are noise.\n")
+	r.p("## Results\n\nEvery figure: median of the repetitions (min–max). Ratios: to the baseline named in the column from the same repetition, then median (min–max): raw-lean (the leanest gorilla server) for idle memory, raw (the gorilla hub with rooms) for accepts, fan-out, echo and slow consumers. Differences under 10%% are noise.\n")
 
 	if len(r.gateLines) > 0 {
 		r.p("\n## CI gate (`report -check`)\n\nGated, rushws on net/http, heartbeats off: goroutines per idle connection ≤ %.2f in core.ReadAuto (rushws: 1 today, 0 once idle connections park on a poller) and %.2f–%.2f in core.ReadGoroutine (rushws-goroutine), and Go heap in use after GC ≤ %d bytes per idle connection. RSS as read is shown beside them, not gated (too noisy).\n\n| repetition | implementation | goroutines per connection | Go heap in use after GC, bytes per connection | RSS as read, bytes per connection | RSS as read, ratio to %s | gate |\n|---|---|---|---|---|---|---|\n", gateGoroutines, gateGoroutineMin, gateGoroutines, gateHeap, r.baseFor("idle"))
@@ -358,12 +358,11 @@ func (r *reporter) all() {
 	r.base = r.baseFor("idle-ws")
 	wsRead := r.idleWS()
 
-	// Accept.
-	r.base = r.baseFor("accept")
+	// Accept: to raw, as the accept targets were set.
+	r.base = "raw"
 	r.p("\n## Accept rate\n")
 	acc := r.table("Upgrades per second (10,000 dials or the smoke count, 32 at a time)", "accepts/s", r.perRep(scen("accept"), field("accept_per_s")), idles)
 	r.table("Server CPU per accept", "µs", r.perRep(scen("accept"), field("server_cpu_us_per_accept")), idles)
-	r.base = "raw"
 
 	// Fan-out.
 	r.p("\n## Room fan-out\n\nMax sustained deliveries/s: the highest delivered rate of a ladder step that was sustained (at least 95%% of the offered deliveries arrived within the step, none lost after draining); it is quantized by the ladder's steps. Peak delivered: the highest delivered rate of any step, including the saturated last one.\n\nSteps compared, per repetition, the same offered load for every implementation: *raw's maximum load* is the ladder step whose offered rate is nearest raw's peak delivered rate (ties to the lower step); *half raw's maximum* is the step nearest half of that peak. An implementation whose ladder stopped before that step shows n/a there (it saturated below it).\n")
@@ -449,14 +448,12 @@ func (r *reporter) all() {
 	}
 	for _, m := range []string{"rushws-echo", "rushws-gin"} {
 		if c, ok := acc[m]; ok {
-			// Echo and Gin against net/http's own accept rate would be the
-			// cleaner figure; the target was set against raw.
-			r.other(fmt.Sprintf("accept rate through %s (ratio to %s)", mountName[m], r.baseFor("accept")), acc["melody"].starred(), c.starred(), "≥ 0.9x", ratioVerdict(c, false, 0.9))
+			r.other("accept rate through "+mountName[m], acc["melody"].starred(), c.starred(), "≥ 0.9x", ratioVerdict(c, false, 0.9))
 		}
 	}
 
 	head := "| metric | melody | rushws | rushws target | verdict |\n|---|---|---|---|---|\n"
-	r.p("\n## Targets\n\nRatios from the same repetition (to raw-lean for idle memory and accepts, to raw for the rest), then the median (min–max) over the repetitions; the verdict is on the median. melody's column is this run's measurement, for comparison.\n\n%s", head)
+	r.p("\n## Targets\n\nRatios from the same repetition (to raw-lean for idle memory, to raw for the rest), then the median (min–max) over the repetitions; the verdict is on the median. melody's column is this run's measurement, for comparison.\n\n%s", head)
 	for _, t := range r.targets {
 		r.p("| %s |\n", strings.Join(t, " | "))
 	}
@@ -477,7 +474,7 @@ func (r *reporter) idleWS() map[string]map[string]cell {
 	if len(xs) == 0 {
 		return out
 	}
-	r.p("\n## Idle connections, npm ws clients\n\n%.0f connections opened as users' Node.js clients open them: npm `ws` (%s) with its default options, so permessage-deflate is offered (no server here accepts it), an `Origin` header of the server's own origin, each connection on its own room path `/ws/idle-N` (rushws, raw and melody join that room; raw-lean and gws ignore the path), from rotating source addresses 127.0.0.2 to 127.0.0.254. *RSS as read*: VmRSS from /proc/<pid>/status after the hold, before the server is asked anything, minus the same read before the first dial. *Freed*: after `runtime.GC` + `debug.FreeOSMemory` (benchserver's `/stats?free=1`). Goroutines and heap from the server's stats; examples/echo-chat is measured unmodified, through its Prometheus endpoint (`/admin/metrics`): no GC can be forced there, so it has no freed or after-GC figures, its baseline heap is as read, and its heartbeats stay at their shipped 25 s default in both tables (its hub spreads pings over the interval, so some connections are pinged within the hold). melody cannot turn heartbeats off (54 s default). Ratios: to %s from the same repetition.\n", xs[0].Num("conns"), xs[0].Str("client"), r.base)
+	r.p("\n## Idle connections, npm ws clients\n\n%.0f connections opened as users' Node.js clients open them (%s): npm `ws` with its default options, so permessage-deflate is offered (no server here accepts it), an `Origin` header of the server's own origin, each connection on its own room path `/ws/idle-N` (rushws, raw and melody join that room; raw-lean and gws ignore the path), from rotating source addresses 127.0.0.2 to 127.0.0.254. *RSS as read*: VmRSS from /proc/<pid>/status after the hold, before the server is asked anything, minus the same read before the first dial. *Freed*: after `runtime.GC` + `debug.FreeOSMemory` (benchserver's `/stats?free=1`). Goroutines and heap from the server's stats; examples/echo-chat is measured unmodified, through its Prometheus endpoint (`/admin/metrics`): no GC can be forced there, so it has no freed or after-GC figures, its baseline heap is as read, and its heartbeats stay at their shipped 25 s default in both tables (its hub spreads pings over the interval, so some connections are pinged within the hold). melody cannot turn heartbeats off (54 s default). Ratios: to %s from the same repetition.\n", xs[0].Num("conns"), xs[0].Str("client"), r.base)
 	for _, hb := range []string{"off", "on"} {
 		sel := scen("idle-ws", eq("heartbeat", hb))
 		if len(results.Filter(r.rs, sel)) == 0 {
