@@ -2,7 +2,6 @@ package main
 
 import (
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -24,20 +23,16 @@ import (
 // pinging: one ticker goroutine pings every connection, and OnOpen and
 // OnPong move the connection's deadline to 2.5 intervals ahead.
 type gwsServer struct {
-	up   *gws.Upgrader
-	ping time.Duration
-	live atomic.Int64
-
-	// mu protects all, which is nil when heartbeats are off.
-	mu     sync.Mutex
-	all    map[*gws.Conn]struct{}
-	pinger sync.Once
+	up    *gws.Upgrader
+	ping  time.Duration
+	live  atomic.Int64
+	pings *heartbeat[*gws.Conn] // nil when heartbeats are off
 }
 
 func newGws(o options) *gwsServer {
 	s := &gwsServer{ping: o.ping}
 	if s.ping > 0 {
-		s.all = make(map[*gws.Conn]struct{})
+		s.pings = newHeartbeat(s.ping, func(c *gws.Conn) { _ = c.WritePing(nil) })
 	}
 	s.up = gws.NewUpgrader(s, &gws.ServerOption{
 		ParallelEnabled: false,
@@ -64,20 +59,15 @@ func (s *gwsServer) slowCloses() uint64 { return 0 }
 
 func (s *gwsServer) OnOpen(socket *gws.Conn) {
 	s.live.Add(1)
-	if s.ping > 0 {
+	if s.pings != nil {
 		_ = socket.SetDeadline(time.Now().Add(s.ping*2 + s.ping/2))
-		s.mu.Lock()
-		s.all[socket] = struct{}{}
-		s.mu.Unlock()
-		s.pinger.Do(func() { go s.pingLoop() })
+		s.pings.add(socket)
 	}
 }
 
 func (s *gwsServer) OnClose(socket *gws.Conn, _ error) {
-	if s.ping > 0 {
-		s.mu.Lock()
-		delete(s.all, socket)
-		s.mu.Unlock()
+	if s.pings != nil {
+		s.pings.remove(socket)
 	}
 	s.live.Add(-1)
 }
@@ -85,7 +75,7 @@ func (s *gwsServer) OnClose(socket *gws.Conn, _ error) {
 func (s *gwsServer) OnPing(socket *gws.Conn, _ []byte) { _ = socket.WritePong(nil) }
 
 func (s *gwsServer) OnPong(socket *gws.Conn, _ []byte) {
-	if s.ping > 0 {
+	if s.pings != nil {
 		_ = socket.SetDeadline(time.Now().Add(s.ping*2 + s.ping/2))
 	}
 }
@@ -94,25 +84,5 @@ func (s *gwsServer) OnMessage(socket *gws.Conn, message *gws.Message) {
 	defer message.Close()
 	if b := message.Bytes(); message.Opcode == gws.OpcodeBinary && len(b) > 0 && b[0] == opEcho {
 		_ = socket.WriteMessage(gws.OpcodeBinary, b)
-	}
-}
-
-// pingLoop is the one heartbeat goroutine: it pings every connection each
-// interval.
-func (s *gwsServer) pingLoop() {
-	t := time.NewTicker(s.ping)
-	defer t.Stop()
-	var batch []*gws.Conn
-	for range t.C {
-		s.mu.Lock()
-		batch = batch[:0]
-		for c := range s.all {
-			batch = append(batch, c)
-		}
-		s.mu.Unlock()
-		for _, c := range batch {
-			_ = c.WritePing(nil)
-		}
-		clear(batch)
 	}
 }

@@ -23,14 +23,10 @@ import (
 // handler moves its read deadline, so a silent peer is closed after 2.5
 // intervals. The registry of connections the ticker walks exists only then.
 type rawLean struct {
-	up   websocket.Upgrader
-	ping time.Duration
-	live atomic.Int64
-
-	// mu protects all, which is nil when heartbeats are off.
-	mu     sync.Mutex
-	all    map[*websocket.Conn]struct{}
-	pinger sync.Once
+	up    websocket.Upgrader
+	ping  time.Duration
+	live  atomic.Int64
+	pings *heartbeat[*websocket.Conn] // nil when heartbeats are off
 }
 
 func newRawLean(o options) *rawLean {
@@ -39,7 +35,9 @@ func newRawLean(o options) *rawLean {
 		ping: o.ping,
 	}
 	if s.ping > 0 {
-		s.all = make(map[*websocket.Conn]struct{})
+		s.pings = newHeartbeat(s.ping, func(ws *websocket.Conn) {
+			_ = ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait))
+		})
 	}
 	return s
 }
@@ -56,14 +54,11 @@ func (s *rawLean) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.live.Add(1)
-	if s.ping > 0 {
+	if s.pings != nil {
 		wait := s.ping*2 + s.ping/2
 		_ = ws.SetReadDeadline(time.Now().Add(wait))
 		ws.SetPongHandler(func(string) error { return ws.SetReadDeadline(time.Now().Add(wait)) })
-		s.mu.Lock()
-		s.all[ws] = struct{}{}
-		s.mu.Unlock()
-		s.pinger.Do(func() { go s.pingLoop() })
+		s.pings.add(ws)
 	}
 	go s.readLoop(ws)
 }
@@ -71,10 +66,8 @@ func (s *rawLean) serve(w http.ResponseWriter, r *http.Request) {
 func (s *rawLean) readLoop(ws *websocket.Conn) {
 	defer func() {
 		_ = ws.Close()
-		if s.ping > 0 {
-			s.mu.Lock()
-			delete(s.all, ws)
-			s.mu.Unlock()
+		if s.pings != nil {
+			s.pings.remove(ws)
 		}
 		s.live.Add(-1)
 	}()
@@ -89,26 +82,5 @@ func (s *rawLean) readLoop(ws *websocket.Conn) {
 				return
 			}
 		}
-	}
-}
-
-// pingLoop is the one heartbeat goroutine: it pings every connection each
-// interval.
-func (s *rawLean) pingLoop() {
-	t := time.NewTicker(s.ping)
-	defer t.Stop()
-	var batch []*websocket.Conn
-	for range t.C {
-		s.mu.Lock()
-		batch = batch[:0]
-		for ws := range s.all {
-			batch = append(batch, ws)
-		}
-		s.mu.Unlock()
-		deadline := time.Now().Add(writeWait)
-		for _, ws := range batch {
-			_ = ws.WriteControl(websocket.PingMessage, nil, deadline)
-		}
-		clear(batch)
 	}
 }
