@@ -50,10 +50,12 @@ func newMelody(o options) *melodyServer {
 
 func (s *melodyServer) handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /sub/{room}", func(w http.ResponseWriter, r *http.Request) {
+	sub := func(w http.ResponseWriter, r *http.Request) {
 		room := r.PathValue("room")
 		_ = s.m.HandleRequestWithKeys(w, r, map[string]any{"room": room, "sub": room})
-	})
+	}
+	mux.HandleFunc("GET /sub/{room}", sub)
+	mux.HandleFunc("GET /ws/{room}", sub)
 	mux.HandleFunc("GET /pub/{room}", func(w http.ResponseWriter, r *http.Request) {
 		_ = s.m.HandleRequestWithKeys(w, r, map[string]any{"room": r.PathValue("room")})
 	})

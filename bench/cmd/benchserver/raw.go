@@ -60,6 +60,7 @@ func newRaw(o options) *raw {
 func (s *raw) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /sub/{room}", func(w http.ResponseWriter, r *http.Request) { s.serve(w, r, true) })
+	mux.HandleFunc("GET /ws/{room}", func(w http.ResponseWriter, r *http.Request) { s.serve(w, r, true) })
 	mux.HandleFunc("GET /pub/{room}", func(w http.ResponseWriter, r *http.Request) { s.serve(w, r, false) })
 	return mux
 }

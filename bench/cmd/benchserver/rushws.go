@@ -15,6 +15,7 @@ import (
 // rushwsServer is rushws mounted as its users mount it: hub.Handler on
 // net/http, echows.Handler on Echo or ginws.Handler on Gin. Messages arrive
 // through the raw handler (OnMessage), as for an app with its own protocol.
+// The read mode (core.Config.ReadMode) comes from benchserver's -read flag.
 type rushwsServer struct {
 	hub   *core.Hub
 	mount string
@@ -23,6 +24,7 @@ type rushwsServer struct {
 func newRushws(o options, impl string) (*rushwsServer, error) {
 	cfg := core.Config{
 		PingInterval: -1,
+		ReadMode:     o.readMode,
 		// Slow-consumer warnings would flood stderr in the slow run.
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
 	}
@@ -66,17 +68,20 @@ func (s *rushwsServer) handler() http.Handler {
 		e := echo.New()
 		e.HideBanner, e.HidePort = true, true
 		e.GET("/sub/:room", echows.Handler(s.hub, s.sub))
+		e.GET("/ws/:room", echows.Handler(s.hub, s.sub))
 		e.GET("/pub/:room", echows.Handler(s.hub, s.pub))
 		return e
 	case "rushws-gin":
 		gin.SetMode(gin.ReleaseMode)
 		r := gin.New()
 		r.GET("/sub/:room", ginws.Handler(s.hub, s.sub))
+		r.GET("/ws/:room", ginws.Handler(s.hub, s.sub))
 		r.GET("/pub/:room", ginws.Handler(s.hub, s.pub))
 		return r
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /sub/{room}", s.hub.Handler(s.sub))
+	mux.Handle("GET /ws/{room}", s.hub.Handler(s.sub))
 	mux.Handle("GET /pub/{room}", s.hub.Handler(s.pub))
 	return mux
 }
