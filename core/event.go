@@ -33,7 +33,8 @@ type eventEntry struct {
 
 // reserved event names may not be handled with On: the wire protocol and
 // browsers give them meanings of their own.
-var reserved = map[string]bool{"error": true, "message": true, "close": true, "ping": true, "pong": true, "connect": true}
+var reserved = map[string]bool{"error": true, "message": true, "close": true, "ping": true, "pong": true, "connect": true,
+	"session": true, "recover": true} // recovery's own messages
 
 // ValidEventName reports whether name may be used as an event: 1 to 128
 // bytes of printable UTF-8.
