@@ -20,7 +20,7 @@ type room struct {
 	name     string
 	created  time.Time
 	activity atomic.Int64 // unix nanoseconds of the last join, leave or send
-	members  map[*Conn]int
+	members  map[*Conn]int // index of list; nil while the room is small (a scan of list is cheaper)
 	list     []*Conn
 	shared   atomic.Bool // list is held by a broadcast
 }
@@ -57,18 +57,41 @@ func ValidRoomName(name string) bool {
 
 func (r *room) touch() { r.activity.Store(time.Now().UnixNano()) }
 
+// smallRoom is the most members a room finds by scanning its list; a
+// larger room keeps an index. A room a connection has to itself then costs
+// no map.
+const smallRoom = 16
+
 func (r *room) add(c *Conn) {
 	if r.shared.Load() {
 		r.list = slices.Clone(r.list)
 		r.shared.Store(false)
 	}
-	r.members[c] = len(r.list)
 	r.list = append(r.list, c)
+	switch {
+	case r.members != nil:
+		r.members[c] = len(r.list) - 1
+	case len(r.list) > smallRoom:
+		r.members = make(map[*Conn]int, len(r.list))
+		for i, m := range r.list {
+			r.members[m] = i
+		}
+	}
 	r.touch()
 }
 
+// index returns c's place in the list.
+func (r *room) index(c *Conn) (int, bool) {
+	if r.members != nil {
+		i, ok := r.members[c]
+		return i, ok
+	}
+	i := slices.Index(r.list, c)
+	return i, i >= 0
+}
+
 func (r *room) remove(c *Conn) {
-	i, ok := r.members[c]
+	i, ok := r.index(c)
 	if !ok {
 		return
 	}
@@ -78,10 +101,14 @@ func (r *room) remove(c *Conn) {
 	}
 	last := len(r.list) - 1
 	r.list[i] = r.list[last]
-	r.members[r.list[i]] = i
 	r.list[last] = nil
 	r.list = r.list[:last]
-	delete(r.members, c)
+	if r.members != nil {
+		if i < last {
+			r.members[r.list[i]] = i
+		}
+		delete(r.members, c)
+	}
 	r.touch()
 }
 
@@ -118,7 +145,7 @@ func (c *Conn) Join(rooms ...string) error {
 				if h.cfg.MaxRooms > 0 && len(h.rooms) >= h.cfg.MaxRooms {
 					return fmt.Errorf("%w: creating %s: the hub has %d rooms, the most MaxRooms allows", ErrTooManyRooms, quoteName(name), len(h.rooms))
 				}
-				r = &room{name: name, created: time.Now(), members: make(map[*Conn]int)}
+				r = &room{name: name, created: time.Now()}
 				h.rooms[name] = r
 				if h.broker != nil {
 					created = append(created, name)
@@ -191,7 +218,7 @@ func (h *Hub) leaveLocked(c *Conn, name string) bool {
 		return false
 	}
 	r.remove(c)
-	if len(r.members) == 0 {
+	if len(r.list) == 0 {
 		delete(h.rooms, name)
 		return true
 	}
@@ -263,7 +290,7 @@ func (h *Hub) Room(name string) (RoomInfo, bool) {
 }
 
 func (r *room) info() RoomInfo {
-	return RoomInfo{Name: r.name, Members: len(r.members), Created: r.created, LastActivity: time.Unix(0, r.activity.Load())}
+	return RoomInfo{Name: r.name, Members: len(r.list), Created: r.created, LastActivity: time.Unix(0, r.activity.Load())}
 }
 
 // Members returns a snapshot of the connections of this hub in the named

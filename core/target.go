@@ -296,7 +296,7 @@ func (h *Hub) memberSet(rooms []string) map[*Conn]struct{} {
 	defer h.roomsMu.RUnlock()
 	for _, name := range rooms {
 		if r := h.rooms[name]; r != nil {
-			for c := range r.members {
+			for _, c := range r.list {
 				set[c] = struct{}{}
 			}
 		}

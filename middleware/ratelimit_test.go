@@ -160,6 +160,9 @@ func TestRateLimitMaxPerKey(t *testing.T) {
 		for range 12 {
 			c := wstest.Dial(t, s.url, key, withHeaders("X-Panic", "1"))
 			c.ExpectClose(core.CloseInternal)
+			// The client has read the close frame; the server uncounts the
+			// connection once it has finished it, a moment later.
+			eventually(t, "the panicked connection to leave", func() bool { return s.hub.Stats().Connections == 1 })
 		}
 		eventually(t, "panicked connections to leave", func() bool { return s.hub.Stats().Connections == 1 })
 
