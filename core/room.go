@@ -19,7 +19,7 @@ import (
 type room struct {
 	name     string
 	created  time.Time
-	activity atomic.Int64 // unix nanoseconds of the last join, leave or send
+	activity atomic.Int64  // unix nanoseconds of the last join, leave or send
 	members  map[*Conn]int // index of list; nil while the room is small (a scan of list is cheaper)
 	list     []*Conn
 	shared   atomic.Bool // list is held by a broadcast
