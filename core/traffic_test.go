@@ -34,7 +34,7 @@ func dialRaw(t *testing.T, url string, recvBuf int) *websocket.Conn {
 		}
 		var serr error
 		err := rc.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, recvBuf)
+			serr = setRecvBuf(fd, recvBuf)
 		})
 		return errors.Join(err, serr)
 	}}
