@@ -21,13 +21,32 @@ var deflateTail = []byte{0x00, 0x00, 0xff, 0xff, 0x01, 0x00, 0x00, 0xff, 0xff}
 // inflating a message holds one.
 var inflaterPool sync.Pool
 
-// errInflate ends a connection whose compressed data is corrupt.
-var errInflate = errors.New("rushws: invalid compressed data")
+// errInflate reports compressed data that is corrupt; errInflatedTooBig a
+// message over the read limit once inflated.
+var (
+	errInflate        = errors.New("rushws: invalid compressed data")
+	errInflatedTooBig = errors.New("rushws: message too big once inflated")
+)
 
-// inflate decompresses a message into a pooled buffer, refusing more than
-// ReadLimit bytes of output. On failure the connection has been closed
-// (1009 or 1007) and the error says why.
+// inflate decompresses a message for c; on failure the connection has been
+// closed (1007 for corrupt data, 1009 over ReadLimit) and the error says
+// why.
 func (c *Conn) inflate(data []byte) (*[]byte, error) {
+	out, err := inflateMessage(data, c.hub.cfg.ReadLimit)
+	if err != nil {
+		c.hub.stats.errors.Add(1)
+		if err == errInflatedTooBig {
+			c.abort(CloseTooBig, "message too big", true)
+		} else {
+			c.abort(CloseInvalidPayload, "invalid compressed data", true)
+		}
+	}
+	return out, err
+}
+
+// inflateMessage decompresses one message into a pooled buffer, refusing
+// more than limit bytes of output.
+func inflateMessage(data []byte, limit int64) (*[]byte, error) {
 	if len(data) == 0 {
 		// Not deflate data once the tail is added, but clearly an empty
 		// message: accepted as one, as browsers and gorilla's peers expect.
@@ -42,20 +61,15 @@ func (c *Conn) inflate(data []byte) (*[]byte, error) {
 	}
 	defer inflaterPool.Put(fr)
 	out := getReadBuf()
-	limit := c.hub.cfg.ReadLimit
 	buf, err := readMessage(fr, *out, limit)
 	*out = buf
 	switch {
 	case err != nil:
 		putReadBuf(out)
-		c.hub.stats.errors.Add(1)
-		c.abort(CloseInvalidPayload, "invalid compressed data", true)
 		return nil, errInflate
 	case int64(len(buf)) > limit:
 		putReadBuf(out)
-		c.hub.stats.errors.Add(1)
-		c.abort(CloseTooBig, "message too big", true)
-		return nil, errProtocol
+		return nil, errInflatedTooBig
 	}
 	return out, nil
 }

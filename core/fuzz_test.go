@@ -1,6 +1,7 @@
 package core_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -504,4 +505,59 @@ func newHTTPServerF(f *testing.F, h http.Handler) string {
 	srv := newLoopbackServer(h)
 	f.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// FuzzReadChunking sends the same frames twice over TCP (so through the
+// poller where the platform has one): once in one write, once cut into
+// pieces of any size. The reader must not care where the stream is cut:
+// the same messages come back, in the same order, with the same close code.
+func FuzzReadChunking(f *testing.F) {
+	f.Add([]byte("\x81\x05hello"), uint8(1))
+	f.Add([]byte("\x01\x03abc\x89\x01p\x80\x03def"), uint8(2))
+	f.Add([]byte("\x81\x0c\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xf4"), uint8(3))
+	f.Add([]byte("\x82\xff\x01\x00z"), uint8(7))
+	f.Add([]byte("\x81\x03\xed\xa0\x80"), uint8(1))
+	f.Add([]byte("\x88\x01\x03"), uint8(1))
+	logs := &syncBuffer{}
+	hub, err := core.NewHub(core.Config{PingInterval: -1, ReadLimit: 32 << 10,
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	if err != nil {
+		f.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/ws/{room}", hub.Handler(abuseRoute))
+	srv := newLoopbackServer(mux)
+	f.Cleanup(func() {
+		_ = hub.Close()
+		srv.Close()
+	})
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	run := func(t *testing.T, stream []byte, chop int) rawws.Result {
+		c, err := rawws.Dial(addr, "/ws/fuzz", nil, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		go func() { _ = c.WriteChopped(stream, chop) }()
+		return c.Drain(10 * time.Second)
+	}
+	f.Fuzz(func(t *testing.T, data []byte, chop uint8) {
+		defer watchdog(30*time.Second, data)()
+		stream := append(framesFrom(data), closeFrame(1000, "").Bytes()...)
+		whole := run(t, stream, len(stream))
+		cut := run(t, stream, max(1, int(chop)))
+		if whole.Code != cut.Code || len(whole.Messages) != len(cut.Messages) {
+			t.Fatalf("in one write: %d messages, close %d; in %d-byte pieces: %d messages, close %d (%q)",
+				len(whole.Messages), whole.Code, chop, len(cut.Messages), cut.Code, data)
+		}
+		for i := range whole.Messages {
+			if whole.Messages[i].Op != cut.Messages[i].Op || !bytes.Equal(whole.Messages[i].Payload, cut.Messages[i].Payload) {
+				t.Fatalf("message %d differs when the stream is cut in %d-byte pieces (%q)", i, chop, data)
+			}
+		}
+		eventually(t, "the connections to leave", func() bool { return hub.Len() == 0 && len(hub.Rooms()) == 0 })
+		if strings.Contains(logs.String(), "level=ERROR") {
+			t.Fatalf("hub logged an error for %q:\n%s", data, logs.String())
+		}
+	})
 }
