@@ -27,44 +27,49 @@ import (
 // before it returns, the output still leaves once half the send queue's
 // bound is queued. Other connections are never affected.
 type Conn struct {
-	hub         *Hub
-	id          string
-	ip          string
-	url         *url.URL    // the request's, until keepRequest
-	header      http.Header // the request's, until keepRequest
-	kept        string      // the bounded copy keepRequest makes
-	host        string
-	remoteAddr  string
-	params      []Param
-	connectedAt time.Time
-	parentCtx   context.Context // request values, no cancellation
+	// Set before the upgrade, read-only once the connection is registered
+	// (but url and header, which keepRequest drops under mu).
+	hub           *Hub
+	id            string
+	ip            string
+	url           *url.URL    // the request's, until keepRequest
+	header        http.Header // the request's, until keepRequest
+	kept          string      // the bounded copy keepRequest makes
+	host          string
+	remoteAddr    string
+	params        []Param
+	connectedAt   time.Time
+	parentCtx     context.Context // request values, no cancellation
+	originChecked bool            // set by origin middleware before the upgrade
+	registered    bool            // counted in the hub; set before the reader starts
+	shard         uint8           // heartbeat shard, set at registration under hub.mu
 
 	// Set once at upgrade, before any goroutine of the connection starts.
-	wire        *wireConn // the socket; nil until the upgrade
-	compress    bool      // permessage-deflate negotiated
-	poll        *poller   // parks the connection when idle; nil: a read goroutine instead
-	subprotocol string
+	wire        *wireConn    // the socket; nil until the upgrade
+	compress    bool         // permessage-deflate negotiated
+	poll        *poller      // parks the connection when idle; nil: a read goroutine instead
+	subprotocol string       // negotiated by gorilla
+	sess        *connSession // the recovery session (recovery.go); nil when recovery is off
 
-	lastSeen atomic.Int64 // unix nanoseconds of the last pong or message
-	pingSent atomic.Int64 // unix nanoseconds of the last ping queued, 0 when answered
-	reading  atomic.Bool  // a goroutine owns the read side (always, but while parked)
+	// Atomics, read and written without a lock.
+	lastSeen    atomic.Int64 // unix nanoseconds of the last pong or message
+	pingSent    atomic.Int64 // unix nanoseconds of the last ping queued, 0 when answered
+	writeStart  atomic.Int64 // unix nanoseconds when the write in progress began, 0 when none
+	reading     atomic.Bool  // a goroutine owns the read side (always, but while parked)
+	dispatching atomic.Bool  // a handler of this connection runs (EmitWithAck would deadlock)
+	inRoute     atomic.Bool  // the route handler runs: the reader has not started
+	abandon     atomic.Bool  // closing: the writer sends nothing more but the close frame
 
-	// The read side, touched only by the goroutine that owns it.
+	// The read side, touched only by the goroutine that owns it (reading).
 	rd          msgState // a fragmented message in progress
 	midDeadline bool     // a read deadline is set for a frame in progress
 
-	originChecked bool         // set by origin middleware before the upgrade
-	registered    bool         // counted in the hub; set before the read loop starts
-	shard         uint8        // heartbeat shard, set at registration under hub.mu
-	dispatching   atomic.Bool  // a handler of this connection runs (EmitWithAck would deadlock)
-	inRoute       atomic.Bool  // the route handler runs: the read loop has not started
-	abandon       atomic.Bool  // closing: the writer sends nothing more but the close frame
-	writeStart    atomic.Int64 // unix nanoseconds when the write in progress began, 0 when none
-
+	// mu protects the following. Lock order: see close.go.
 	mu          sync.Mutex
 	state       connState
 	closeCode   int
 	closeReason string
+	closeTimer  *time.Timer // drops the socket when the peer does not answer our close frame
 	ctx         context.Context
 	cancel      context.CancelFunc
 	released    bool // Context cancelled and acks failed (afterClosingLocked)
@@ -75,31 +80,19 @@ type Conn struct {
 	onClose     []CloseFunc
 	filters     []FilterFunc
 	rooms       []string // small: a linear scan beats a map's memory
-	queue       []outbound
-	spare       []outbound // the last batch's array, reused by the next
-	queued      int        // data messages queued or in flight
-	queueBytes  int        // bytes of every frame queued or in flight
-	writing     bool
-	deferWrite  bool          // the read goroutine is dispatching and writes what is queued afterwards
-	writerDone  chan struct{} // closed when the running writer exits, made on demand
-	resume      chan struct{} // closed to wake the read goroutine paused by pauseIfBehind
 	acks        map[uint64]AckFunc
 	nextAck     uint64
-	warnedSlow  bool
-	closeTimer  *time.Timer // drops the socket when the peer does not answer our close frame
-
-	// sess is the recovery session (recovery.go), set at the upgrade before
-	// any goroutine starts; nil when recovery is off.
-	sess *connSession
+	// The send queue and the writer role.
+	queue      []outbound
+	spare      []outbound    // the last batch's array, reused by the next
+	queued     int           // data messages queued or in flight
+	queueBytes int           // bytes of every frame queued or in flight
+	writing    bool          // the writer role is taken (a writer goroutine, the flusher or the reader)
+	deferWrite bool          // the read goroutine is dispatching and writes what is queued afterwards
+	writerDone chan struct{} // closed when the running writer exits, made on demand
+	resume     chan struct{} // closed to wake the read goroutine paused by pauseIfBehind
+	warnedSlow bool
 }
-
-type connState uint8
-
-const (
-	stateOpen    connState = iota // serving
-	stateClosing                  // close frame queued, waiting for the peer
-	stateClosed                   // read loop finished
-)
 
 // Param is one path parameter of the route that accepted the connection.
 type Param struct {
@@ -303,19 +296,6 @@ func (c *Conn) OnClose(fn CloseFunc) {
 		c.onClose = append(c.onClose, fn)
 	}
 	c.mu.Unlock()
-}
-
-// Close starts a graceful close: messages already queued are sent, then a
-// close frame with code and reason; the connection ends when the peer
-// answers or after the write timeout. It returns an error for a code that
-// may not be sent (1000-1003, 1007-1014 and 3000-4999 may). Calling it again
-// does nothing.
-func (c *Conn) Close(code int, reason string) error {
-	if !validCloseCode(code) {
-		return &CloseError{Code: code, Reason: reason, Err: ErrInvalidCloseCode}
-	}
-	c.closeGraceful(code, reason)
-	return nil
 }
 
 // Ping queues a ping now, in addition to the hub's heartbeat.

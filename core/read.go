@@ -2,15 +2,8 @@ package core
 
 import (
 	"errors"
-	"io"
-	"net"
 	"time"
 )
-
-// lingerTime bounds how long a connection closed for a protocol violation
-// drains the peer's remaining input, so the peer reads the close frame
-// rather than a TCP reset.
-const lingerTime = time.Second
 
 // startReading hands the connection, upgraded and through its route
 // handler, to its reader: parked on the hub's poller (read by a goroutine
@@ -122,66 +115,6 @@ func (c *Conn) dispatch(mt int, data []byte) (err error) {
 	return c.dispatchRaw(mt, data, CodeBadRequest, "binary messages are not accepted")
 }
 
-// abort closes the connection now for a protocol violation or a panic: a
-// close frame with code (unless one was sent already), then a short linger
-// so the peer reads it rather than a TCP reset.
-func (c *Conn) abort(code int, reason string, sendFrame bool) {
-	c.mu.Lock()
-	c.beginClosingLocked(code, reason)
-	c.dropQueueLocked()
-	c.deferWrite = false
-	after := c.afterClosingLocked()
-	c.mu.Unlock()
-	c.abandon.Store(true)
-	after()
-	w := c.wire
-	deadline := time.Now().Add(lingerTime)
-	if sendFrame && !w.closeSent.Load() {
-		bufs := net.Buffers{closeOut(code, reason).frame}
-		if _, err := w.writeFrames(&bufs, deadline, nil); err == nil {
-			w.closeSent.Store(true)
-		}
-	}
-	if tc, ok := w.Conn.(interface{ CloseWrite() error }); ok {
-		_ = tc.CloseWrite()
-	}
-	_ = w.Conn.SetReadDeadline(deadline)
-	_, _ = io.Copy(io.Discard, io.LimitReader(w.Conn, 1<<20))
-}
-
-// onPeerClose answers the peer's close frame through the send queue, after
-// what is already queued (a pong, say), unless the hub sent its own close
-// first. The read loop then ends, and finish lets the writer flush.
-func (c *Conn) onPeerClose(code int, text string) {
-	echo := closeOut(code, "")
-	if code == CloseNoStatus {
-		echo = controlOut(opClose, nil) // no code came: none goes back
-	}
-	c.closeQueued(code, text, echo)
-}
-
-// flushBeforeClose lets the writer send what is queued (the reply to the
-// peer's close frame, mostly) before finish drops the socket, for at most
-// closeGrace.
-func (c *Conn) flushBeforeClose() {
-	c.mu.Lock()
-	if !c.writing {
-		c.mu.Unlock()
-		return
-	}
-	if c.writerDone == nil {
-		c.writerDone = make(chan struct{})
-	}
-	wait := c.writerDone
-	c.mu.Unlock()
-	t := time.NewTimer(closeGrace)
-	select {
-	case <-wait:
-	case <-t.C:
-	}
-	t.Stop()
-}
-
 // onPing answers a ping through the send queue, after what is queued, so
 // the pong never lands inside a batch of frames.
 func (c *Conn) onPing(data []byte) {
@@ -196,73 +129,4 @@ func (c *Conn) onPong() {
 	if sent := c.pingSent.Swap(0); sent > 0 && now > sent {
 		c.hub.stats.recordRTT(time.Duration(now - sent))
 	}
-}
-
-// finish runs once, on the read goroutine, when the connection has ended:
-// it waits for the writer, cancels the context, fails pending acks, runs
-// OnClose handlers, leaves every room and unregisters.
-func (c *Conn) finish(readErr error) {
-	h := c.hub
-	c.flushBeforeClose()
-	c.mu.Lock()
-	code, reason := c.closeCode, c.closeReason
-	if code == 0 {
-		code, reason = CloseAbnormal, ""
-		var ce *CloseError
-		if errors.As(readErr, &ce) {
-			code, reason = ce.Code, ce.Reason
-		}
-	}
-	c.beginClosingLocked(code, reason)
-	c.state = stateClosed
-	c.dropQueueLocked()
-	c.resumeLocked(true)
-	var wait chan struct{}
-	if c.writing {
-		c.writerDone = make(chan struct{})
-		wait = c.writerDone
-	}
-	onClose := c.onClose
-	c.onClose = nil
-	if c.closeTimer != nil {
-		c.closeTimer.Stop()
-	}
-	after := c.afterClosingLocked()
-	c.mu.Unlock()
-	if c.poll != nil {
-		c.poll.forget(c)
-	}
-
-	c.abandon.Store(true)
-	c.rd.reset()
-	_ = c.wire.Conn.Close()
-	if wait != nil {
-		<-wait
-	}
-	after()
-	h.stats.recordClose(code)
-	if readErr != nil && code == CloseAbnormal && !isExpectedNetErr(readErr) {
-		h.log.Debug("rushws: connection lost", "conn", c.id, "err", readErr)
-	}
-	h.leaveAll(c)
-	for _, fn := range onClose {
-		c.safely(func() { fn(c, code, reason) })
-	}
-	h.release(c)
-}
-
-// safely runs user code from finish, where a panic must not stop cleanup.
-func (c *Conn) safely(fn func()) {
-	defer func() {
-		if p := recover(); p != nil {
-			_ = c.hub.recovered(c, p)
-		}
-	}()
-	fn()
-}
-
-// isExpectedNetErr reports errors that end connections in normal operation.
-func isExpectedNetErr(err error) bool {
-	var ne net.Error
-	return errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.As(err, &ne) && ne.Timeout()
 }

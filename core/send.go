@@ -9,10 +9,6 @@ import (
 	"unicode/utf8"
 )
 
-// closeGrace is how long a closing connection waits for the peer's close
-// frame before the TCP connection is dropped.
-const closeGrace = 2 * time.Second
-
 // maxWritev bounds the bytes handed to one writev, so the writer notices a
 // stalled peer (and records progress) in steps of this size.
 const maxWritev = 256 << 10
@@ -236,41 +232,6 @@ func (c *Conn) dropQueueLocked() {
 	c.queued, c.queueBytes = 0, 0
 }
 
-// beginClosingLocked moves an open connection to closing with code and
-// reason: nothing more is accepted, and afterClosingLocked's result cancels
-// its Context and fails its pending acks. c.mu is held.
-func (c *Conn) beginClosingLocked(code int, reason string) {
-	if c.state != stateOpen {
-		return
-	}
-	c.state = stateClosing
-	c.closeCode, c.closeReason = code, reason
-}
-
-// afterClosingLocked returns what must run, outside c.mu, once a connection
-// has stopped being open: cancel its Context and fail its pending acks with
-// ErrClosed. It returns a no-op while the connection is open or when this
-// has already been done. c.mu is held.
-func (c *Conn) afterClosingLocked() func() {
-	if c.state == stateOpen || c.released {
-		return func() {}
-	}
-	c.released = true
-	cancel, acks := c.cancel, c.acks
-	c.acks = nil
-	if cancel == nil {
-		c.closedCtx = true // Context() returns a cancelled context from now on
-	}
-	return func() {
-		if cancel != nil {
-			cancel()
-		}
-		for _, fn := range acks {
-			c.safely(func() { fn(nil, ErrClosed) })
-		}
-	}
-}
-
 // startWriterLocked reports whether the caller must start the writer, and
 // marks it running. c.mu is held.
 func (c *Conn) startWriterLocked() bool {
@@ -329,53 +290,6 @@ func (c *Conn) resumeLocked(stopping bool) {
 	if c.resume != nil && (stopping || 8*c.queueBytes <= c.hub.cfg.SendQueueBytes) {
 		close(c.resume)
 		c.resume = nil
-	}
-}
-
-// closeGraceful queues a close frame after the messages already queued.
-func (c *Conn) closeGraceful(code int, reason string) {
-	c.closeQueued(code, reason, closeOut(code, reason))
-}
-
-// closeQueued moves an open connection to closing with code and reason
-// (what OnClose handlers see) and queues frame, a close frame, after what
-// is queued.
-func (c *Conn) closeQueued(code int, reason string, frame outbound) {
-	c.mu.Lock()
-	if c.state != stateOpen {
-		c.mu.Unlock()
-		return
-	}
-	c.beginClosingLocked(code, reason)
-	c.queue = append(c.queue, frame)
-	start := c.startWriterLocked()
-	after := c.afterClosingLocked()
-	c.mu.Unlock()
-	after()
-	if start {
-		go c.writeLoop()
-	}
-}
-
-// kill drops the TCP connection at once; the read loop then finishes the
-// connection. code and reason are what OnClose handlers see.
-func (c *Conn) kill(code int, reason string) {
-	c.mu.Lock()
-	c.beginClosingLocked(code, reason)
-	if c.state == stateClosing && c.closeCode == 0 {
-		c.closeCode, c.closeReason = code, reason
-	}
-	after := c.afterClosingLocked()
-	c.mu.Unlock()
-	c.abandon.Store(true)
-	after()
-	if c.wire == nil {
-		return
-	}
-	_ = c.wire.Conn.Close()
-	if c.poll != nil && c.reading.CompareAndSwap(false, true) {
-		// Parked: no reader will see the closed socket, so finish here.
-		go c.finish(net.ErrClosed)
 	}
 }
 
@@ -582,16 +496,6 @@ func (c *Conn) finishAbandoned(rest []byte, pending []outbound) bool {
 	w.closeSent.Store(true)
 	c.afterCloseSent()
 	return false
-}
-
-// afterCloseSent gives the peer closeGrace to answer a close frame; then
-// the socket is dropped, which ends the reader.
-func (c *Conn) afterCloseSent() {
-	c.mu.Lock()
-	if c.closeTimer == nil && c.state != stateClosed {
-		c.closeTimer = time.AfterFunc(closeGrace, func() { c.kill(CloseAbnormal, "no close frame from the peer") })
-	}
-	c.mu.Unlock()
 }
 
 // buffersPool holds the iovec slices writers hand to writev, so a wake-up
