@@ -1,6 +1,9 @@
 // Package core is the framework-agnostic heart of rushws: a Hub of
 // WebSocket connections with rooms, events, acks, middleware, stats,
-// heartbeats, limits and graceful shutdown, built on gorilla/websocket.
+// heartbeats, limits and graceful shutdown. gorilla/websocket does the
+// handshake (its checks, subprotocols and the permessage-deflate
+// negotiation) and writes the 101 response; from then on core alone reads
+// and writes the connection's frames (RFC 6455 and RFC 7692).
 //
 // Most applications mount a hub through an adapter (package echows or
 // ginws); plain net/http uses Hub.Handler:
@@ -68,13 +71,30 @@
 // nor replayed: raw and binary sends, Volatile sends, EmitWithAck requests
 // (acks in flight are lost with the connection) and Conn.Emit.
 //
+// # Read modes and goroutines
+//
+// On Linux, a connection over plain TCP is parked, when it has nothing to
+// read, on one epoll poller per hub (Config.ReadMode ReadAuto, the
+// default): it holds no goroutine and no buffer. When input arrives, a
+// goroutine is started for it; it reads what the socket holds, runs the
+// connection's filters, event handlers and raw handler one message at a
+// time in arrival order, and parks the connection again once it has
+// consumed what was there at a frame boundary. A peer that stops in the
+// middle of a frame is closed with 1002 after Config.ReadTimeout. An idle
+// connection therefore costs no goroutine.
+//
+// TLS connections hijacked from the server, other platforms (Windows,
+// macOS, the BSDs), and hubs with ReadMode ReadGoroutine give each
+// connection one read goroutine for its life, as gorilla/websocket servers
+// do; on Linux it waits for input without holding a read buffer. Both modes
+// behave the same in every other respect and pass the same tests.
+//
 // # Concurrency
 //
-// Hub, Conn and Target methods are safe for concurrent use. Each connection
-// has one read goroutine, which runs its filters, event handlers and raw
-// handler one message at a time in arrival order, and at most one write
-// goroutine, which exists only while the connection's send queue holds
-// something. An idle connection therefore costs one goroutine. The writer
+// Hub, Conn and Target methods are safe for concurrent use. Messages of one
+// connection are read and handled by one goroutine at a time, in order; a
+// connection has at most one write goroutine, which exists only while its
+// send queue holds something. The writer
 // frames server messages itself and hands every queued frame to the kernel
 // in one writev per wake-up; a broadcast is framed once for all members.
 //
@@ -82,8 +102,12 @@
 // and Config.SlowConsumer applies to that connection alone, only when its
 // peer's socket has taken nothing for Config.SlowConsumerGrace or the queue
 // holds twice its bound; a slow peer gets the frame in flight completed and
-// then 1008. While a connection's writer is behind, its read goroutine
-// pauses, so a client that sends faster than it reads is slowed by TCP.
+// then 1008. While a connection's writer is behind, its reads pause (a
+// parked connection is not re-armed), so a client that sends faster than it
+// reads is slowed by TCP. Where writev is unavailable (Windows, FreeBSD),
+// the writer writes frames one call at a time and broadcasts start a writer
+// goroutine per member instead of using the flusher. The close handshake
+// and connection states are described in close.go.
 // The heartbeat is one hub goroutine for all connections, started with the
 // first connection and stopped by Shutdown or Close. With recovery on, one
 // more hub goroutine saves changed sessions and refreshes live ones; it
