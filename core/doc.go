@@ -104,9 +104,10 @@
 // holds twice its bound; a slow peer gets the frame in flight completed and
 // then 1008. While a connection's writer is behind, its reads pause (a
 // parked connection is not re-armed), so a client that sends faster than it
-// reads is slowed by TCP. Where writev is unavailable (Windows, FreeBSD),
-// the writer writes frames one call at a time and broadcasts start a writer
-// goroutine per member instead of using the flusher. The close handshake
+// reads is slowed by TCP. Where the flusher's non-blocking writev is not
+// available (Windows, FreeBSD), a broadcast starts a writer goroutine per
+// idle member instead; writers still hand their queue to the kernel in one
+// call (net.Buffers). The close handshake
 // and connection states are described in close.go.
 // The heartbeat is one hub goroutine for all connections, started with the
 // first connection and stopped by Shutdown or Close. With recovery on, one
