@@ -121,11 +121,16 @@ type Config struct {
 	// frames is bounded by the heartbeat instead. Optional. Default 30s.
 	ReadTimeout time.Duration
 
-	// ReadBufferSize is the per-connection read buffer, in bytes; messages
-	// larger than it still arrive. Optional. Default 1024.
+	// ReadBufferSize is the size of the buffer a connection reads into, in
+	// bytes; messages larger than it still arrive. Buffers are pooled: a
+	// parked connection, or one waiting in goroutine mode on Linux, holds
+	// none; elsewhere (TLS, other platforms) a waiting connection holds
+	// one. Optional. Default 1024.
 	ReadBufferSize int
-	// WriteBufferSize is the size of the pooled write buffers, in bytes.
-	// Idle connections hold none. Optional. Default 4096.
+	// WriteBufferSize is kept for compatibility and has no effect: frames
+	// are written from the send queue, without a write buffer.
+	//
+	// Deprecated: frames are written without a write buffer.
 	WriteBufferSize int
 
 	// Broker links the hub to hubs on other machines (see Broker and
