@@ -254,7 +254,7 @@ func (c *Conn) finish(readErr error) {
 	}
 
 	c.abandon.Store(true)
-	c.rd.reset()
+	c.endMessage()
 	_ = c.wire.Conn.Close()
 	if wait != nil {
 		<-wait

@@ -29,24 +29,20 @@ import (
 type Conn struct {
 	// Set before the upgrade, read-only once the connection is registered
 	// (but url and header, which keepRequest drops under mu).
-	hub           *Hub
-	id            string
-	ip            string
-	url           *url.URL    // the request's, until keepRequest
-	header        http.Header // the request's, until keepRequest
-	kept          string      // the bounded copy keepRequest makes
-	host          string
-	remoteAddr    string
-	params        []Param
-	connectedAt   time.Time
-	parentCtx     context.Context // request values, no cancellation
-	originChecked bool            // set by origin middleware before the upgrade
-	registered    bool            // counted in the hub; set before the reader starts
-	shard         uint8           // heartbeat shard, set at registration under hub.mu
+	hub         *Hub
+	id          string
+	ip          string
+	url         *url.URL    // the request's, until keepRequest
+	header      http.Header // the request's, until keepRequest
+	kept        string      // the bounded copy keepRequest makes
+	host        string
+	remoteAddr  string
+	params      []Param
+	connectedAt int64           // unix nanoseconds
+	parentCtx   context.Context // request values, no cancellation
 
 	// Set once at upgrade, before any goroutine of the connection starts.
 	wire        *wireConn    // the socket; nil until the upgrade
-	compress    bool         // permessage-deflate negotiated
 	poll        *poller      // parks the connection when idle; nil: a read goroutine instead
 	subprotocol string       // negotiated by gorilla
 	sess        *connSession // the recovery session (recovery.go); nil when recovery is off
@@ -61,19 +57,22 @@ type Conn struct {
 	abandon     atomic.Bool  // closing: the writer sends nothing more but the close frame
 
 	// The read side, touched only by the goroutine that owns it (reading).
-	rd          msgState // a fragmented message in progress
-	midDeadline bool     // a read deadline is set for a frame in progress
+	rd *msgState // the message in progress when it spans frames or reads; nil between messages
+
+	// Small fields of the groups above, together so the struct packs.
+	originChecked bool  // before the upgrade: set by origin middleware
+	registered    bool  // before the upgrade: counted in the hub, set before the reader starts
+	shard         uint8 // before the upgrade: heartbeat shard, set at registration under hub.mu
+	compress      bool  // at the upgrade: permessage-deflate negotiated
+	midDeadline   bool  // read side: a read deadline is set for a frame in progress
 
 	// mu protects the following. Lock order: see close.go.
 	mu          sync.Mutex
-	state       connState
 	closeCode   int
 	closeReason string
 	closeTimer  *time.Timer // drops the socket when the peer does not answer our close frame
 	ctx         context.Context
 	cancel      context.CancelFunc
-	released    bool // Context cancelled and acks failed (afterClosingLocked)
-	closedCtx   bool // Context must be born cancelled
 	bag         map[string]any
 	events      map[string]eventEntry
 	onMessage   MessageFunc
@@ -87,10 +86,13 @@ type Conn struct {
 	spare      []outbound    // the last batch's array, reused by the next
 	queued     int           // data messages queued or in flight
 	queueBytes int           // bytes of every frame queued or in flight
-	writing    bool          // the writer role is taken (a writer goroutine, the flusher or the reader)
-	deferWrite bool          // the read goroutine is dispatching and writes what is queued afterwards
 	writerDone chan struct{} // closed when the running writer exits, made on demand
 	resume     chan struct{} // closed to wake the read goroutine paused by pauseIfBehind
+	state      connState
+	released   bool // Context cancelled and acks failed (afterClosingLocked)
+	closedCtx  bool // Context must be born cancelled
+	writing    bool // the writer role is taken (a writer goroutine, the flusher or the reader)
+	deferWrite bool // the read goroutine is dispatching and writes what is queued afterwards
 	warnedSlow bool
 }
 
@@ -194,7 +196,7 @@ func (c *Conn) Param(name string) string {
 func (c *Conn) Params() []Param { return c.params }
 
 // ConnectedAt returns when the handshake arrived.
-func (c *Conn) ConnectedAt() time.Time { return c.connectedAt }
+func (c *Conn) ConnectedAt() time.Time { return time.Unix(0, c.connectedAt) }
 
 // LastSeen returns when the peer last answered a ping or sent a message.
 func (c *Conn) LastSeen() time.Time { return time.Unix(0, c.lastSeen.Load()) }
@@ -320,5 +322,5 @@ func (c *Conn) MarshalJSON() ([]byte, error) {
 		Rooms       []string  `json:"rooms"`
 		ConnectedAt time.Time `json:"connectedAt"`
 		LastSeen    time.Time `json:"lastSeen"`
-	}{c.id, c.ip, c.UserAgent(), c.Rooms(), c.connectedAt, c.LastSeen()})
+	}{c.id, c.ip, c.UserAgent(), c.Rooms(), c.ConnectedAt(), c.LastSeen()})
 }

@@ -292,7 +292,7 @@ func (h *Hub) newConn(r *http.Request, info ConnInfo) *Conn {
 		host:        r.Host,
 		remoteAddr:  r.RemoteAddr,
 		params:      cloneParams(info.Params),
-		connectedAt: time.Now(),
+		connectedAt: time.Now().UnixNano(),
 		parentCtx:   context.WithoutCancel(r.Context()),
 	}
 }

@@ -42,16 +42,17 @@ type msgState struct {
 	buf   *[]byte    // its payload so far, from readBufPool
 	wire  int64      // bytes of payload received so far (compressed, when flate)
 	utf8  utf8Stream // validation state of an uncompressed text message
-
-	hold *heldMessage // set by readFirstMessage: keep the next message, do not dispatch it
 }
 
-// reset forgets the message in progress and gives its buffer back.
-func (m *msgState) reset() {
-	if m.buf != nil {
-		putReadBuf(m.buf)
+// endMessage forgets the message in progress, if any, and gives its
+// buffer back.
+func (c *Conn) endMessage() {
+	if m := c.rd; m != nil {
+		if m.buf != nil {
+			putReadBuf(m.buf)
+		}
+		c.rd = nil
 	}
-	*m = msgState{hold: m.hold}
 }
 
 // burst is one burst of reading: the pooled buffer and the bytes in it.
@@ -233,9 +234,9 @@ func (c *Conn) checkHeader(h0, h1 byte) string {
 		return ""
 	}
 	switch {
-	case op == opCont && c.rd.op == 0:
+	case op == opCont && c.rd == nil:
 		return "continuation frame without a message"
-	case op != opCont && c.rd.op != 0:
+	case op != opCont && c.rd != nil:
 		return "new message inside a fragmented message"
 	case h0&rsv1Bit != 0 && (!c.compress || op == opCont):
 		return "reserved bit set"
@@ -303,11 +304,22 @@ func (c *Conn) readClose(p []byte) error {
 // the message in progress, or, for a whole message already in the buffer,
 // straight to dispatch.
 func (c *Conn) readData(b *burst, fin bool, op byte, rsv1 bool, n int64, key [4]byte) error {
-	m := &c.rd
-	if op != opCont {
-		m.op, m.flate = op, rsv1
-	}
+	m := c.rd
 	limit := c.hub.cfg.ReadLimit
+	if m == nil && fin && !rsv1 && n <= limit && int64(b.w-b.r) >= n {
+		// A whole message, all in the buffer: dispatched from it, no copy.
+		p := b.buf[b.r : b.r+int(n)]
+		b.r += int(n)
+		maskBytes(key, 0, p)
+		if op == opText && !utf8.Valid(p) {
+			return c.invalidUTF8()
+		}
+		return c.deliver(int(op), p)
+	}
+	if m == nil {
+		m = &msgState{op: op, flate: rsv1}
+		c.rd = m
+	}
 	if m.flate {
 		limit = compressedLimit(limit)
 	}
@@ -318,18 +330,6 @@ func (c *Conn) readData(b *burst, fin bool, op byte, rsv1 bool, n int64, key [4]
 	}
 	m.wire += n
 	text := m.op == opText && !m.flate
-	if fin && m.buf == nil && !m.flate && int64(b.w-b.r) >= n {
-		// The whole message is in the buffer: no copy.
-		p := b.buf[b.r : b.r+int(n)]
-		b.r += int(n)
-		maskBytes(key, 0, p)
-		if text && !utf8.Valid(p) {
-			return c.invalidUTF8()
-		}
-		mt := int(m.op)
-		*m = msgState{hold: m.hold}
-		return c.deliver(mt, p)
-	}
 	if m.buf == nil {
 		m.buf = getReadBuf()
 	}
@@ -360,7 +360,7 @@ func (c *Conn) readData(b *burst, fin bool, op byte, rsv1 bool, n int64, key [4]
 	if m.flate {
 		out, err := c.inflate(data)
 		if err != nil {
-			m.reset()
+			c.endMessage()
 			return err
 		}
 		putReadBuf(m.buf)
@@ -371,14 +371,15 @@ func (c *Conn) readData(b *burst, fin bool, op byte, rsv1 bool, n int64, key [4]
 		}
 	}
 	err := c.deliver(mt, data)
-	m.reset()
+	c.endMessage()
 	return err
 }
 
 // deliver dispatches a whole message, or keeps a copy of it for
 // readFirstMessage.
 func (c *Conn) deliver(mt int, data []byte) error {
-	if h := c.rd.hold; h != nil {
+	if s := c.sess; s != nil && s.holdNext != nil {
+		h := s.holdNext
 		h.mt, h.data = mt, append([]byte(nil), data...)
 		return errHeld
 	}
@@ -395,7 +396,7 @@ func compressedLimit(limit int64) int64 {
 // invalidUTF8 closes the connection with 1007 for a text message that is
 // not UTF-8; nothing of it is dispatched.
 func (c *Conn) invalidUTF8() error {
-	c.rd.reset()
+	c.endMessage()
 	c.hub.stats.errors.Add(1)
 	c.abort(CloseInvalidPayload, "invalid UTF-8", true)
 	return errInvalidUTF8

@@ -818,7 +818,7 @@ func replayed(data []byte, id string, upTo map[string]Position) bool {
 func (rec *recovery) record(c *Conn, live bool) SessionRecord {
 	s := c.sess
 	deadline := time.Now().Add(rec.cfg.Window)
-	r := SessionRecord{TokenHash: s.tokenHash, Identity: s.identity, Deadline: deadline, ConnID: c.id, Hub: rec.h.id, Live: live, Rooms: c.Rooms(), Since: c.connectedAt}
+	r := SessionRecord{TokenHash: s.tokenHash, Identity: s.identity, Deadline: deadline, ConnID: c.id, Hub: rec.h.id, Live: live, Rooms: c.Rooms(), Since: c.ConnectedAt()}
 	s.mu.Lock()
 	r.Positions = make(map[string]string, len(s.positions))
 	for k, v := range s.positions {

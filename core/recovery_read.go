@@ -15,8 +15,8 @@ func readFirstMessage(c *Conn, timeout time.Duration) (int, []byte, error) {
 	_ = w.Conn.SetReadDeadline(time.Now().Add(timeout))
 	defer func() { _ = w.Conn.SetReadDeadline(time.Time{}) }()
 	var held heldMessage
-	c.rd.hold = &held
-	defer func() { c.rd.hold = nil }()
+	c.sess.holdNext = &held
+	defer func() { c.sess.holdNext = nil }()
 	b := getBurst(c.hub.cfg.ReadBufferSize)
 	defer putBurst(b)
 	for {

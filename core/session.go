@@ -21,6 +21,7 @@ type connSession struct {
 	reason    string       // why a recovery attempt failed, "" otherwise
 	moved     atomic.Bool  // taken over by a recovery: never saved again
 	first     *heldMessage // the first message, read before the route handler, when it was not a recover message
+	holdNext  *heldMessage // set while readFirstMessage reads: the reader keeps the next message here
 
 	// mu protects the following.
 	mu        sync.Mutex
