@@ -25,6 +25,7 @@ import (
 const firehose = "firehose"
 
 type config struct {
+	readMode     core.ReadMode
 	duration     time.Duration
 	conns        int
 	rooms        int
@@ -207,7 +208,16 @@ func main() {
 	flag.StringVar(&cfg.out, "out", "", "write the figures as JSON to this file")
 	flag.Uint64Var(&cfg.seed, "seed", 1, "random seed")
 	ladderMax := flag.Int("ladder-max", 0, "ladder: most idle connections (default: what the descriptor limit allows)")
+	readMode := flag.String("read", "auto", "the hubs' read mode: auto (the poller, on Linux) or goroutine")
 	flag.Parse()
+	switch *readMode {
+	case "auto":
+	case "goroutine":
+		cfg.readMode = core.ReadGoroutine
+	default:
+		fmt.Fprintln(os.Stderr, "soak: -read must be auto or goroutine")
+		os.Exit(2)
+	}
 	if *serve != "" {
 		serveLadder(*serve)
 		return
@@ -242,7 +252,7 @@ func runSoak(cfg config) int {
 		defer rdb.Close()
 	}
 	for i := range nHubs {
-		hc := core.Config{PingInterval: 5 * time.Second, PongTimeout: 15 * time.Second}
+		hc := core.Config{PingInterval: 5 * time.Second, PongTimeout: 15 * time.Second, ReadMode: cfg.readMode}
 		if rdb != nil {
 			b, err := redisbroker.New(rdb, redisbroker.Config{Prefix: "soak"})
 			if err != nil {
