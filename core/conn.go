@@ -73,8 +73,8 @@ type Conn struct {
 	closeTimer  *time.Timer // drops the socket when the peer does not answer our close frame
 	ctx         context.Context
 	cancel      context.CancelFunc
-	bag         map[string]any
-	events      map[string]eventEntry
+	bag         smallMap[any]
+	events      smallMap[eventEntry]
 	onMessage   MessageFunc
 	onClose     []CloseFunc
 	filters     []FilterFunc
@@ -247,24 +247,22 @@ func (c *Conn) contextLocked() context.Context {
 func (c *Conn) Get(key string) any {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.bag[key]
+	v, _ := c.bag.get(key)
+	return v
 }
 
 // Set stores a metadata value under key.
 func (c *Conn) Set(key string, value any) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.bag == nil {
-		c.bag = make(map[string]any, 4)
-	}
-	c.bag[key] = value
+	c.bag.set(key, value)
 }
 
 // Delete removes the metadata value stored under key.
 func (c *Conn) Delete(key string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	delete(c.bag, key)
+	c.bag.del(key)
 }
 
 // MarkOriginChecked records that a middleware has decided the request's

@@ -62,10 +62,7 @@ func (c *Conn) on(event string, fn EventFunc, once bool) error {
 		return ErrInvalidEvent
 	}
 	c.mu.Lock()
-	if c.events == nil {
-		c.events = make(map[string]eventEntry, 4)
-	}
-	c.events[event] = eventEntry{fn: fn, once: once}
+	c.events.set(event, eventEntry{fn: fn, once: once})
 	c.mu.Unlock()
 	return nil
 }
@@ -73,7 +70,7 @@ func (c *Conn) on(event string, fn EventFunc, once bool) error {
 // Off removes the handler for event.
 func (c *Conn) Off(event string) {
 	c.mu.Lock()
-	delete(c.events, event)
+	c.events.del(event)
 	c.mu.Unlock()
 }
 
@@ -338,9 +335,9 @@ func (c *Conn) dispatchText(data []byte) error {
 		return c.reply(ack, nil, &EventError{Code: CodeBadRequest, Message: "invalid event name"}, "")
 	}
 	c.mu.Lock()
-	e, ok := c.events[name]
+	e, ok := c.events.get(name)
 	if ok && e.once {
-		delete(c.events, name)
+		c.events.del(name)
 	}
 	c.mu.Unlock()
 	if !ok {

@@ -275,12 +275,9 @@ func (h *Hub) newConn(r *http.Request, info ConnInfo) *Conn {
 	if ip == "" {
 		ip = remoteIP(r.RemoteAddr)
 	}
-	var bag map[string]any
-	if len(info.Values) > 0 {
-		bag = make(map[string]any, len(info.Values))
-		for k, v := range info.Values {
-			bag[k] = v
-		}
+	var bag smallMap[any]
+	for k, v := range info.Values {
+		bag.set(k, v)
 	}
 	return &Conn{
 		bag:         bag,

@@ -592,17 +592,14 @@ func restoreMeta(c *Conn, meta map[string]json.RawMessage) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for k, raw := range meta {
-		if _, set := c.bag[k]; set {
+		if _, set := c.bag.get(k); set {
 			continue
 		}
 		var v any
 		if json.Unmarshal(raw, &v) != nil {
 			continue
 		}
-		if c.bag == nil {
-			c.bag = make(map[string]any, len(meta))
-		}
-		c.bag[k] = v
+		c.bag.set(k, v)
 	}
 }
 
@@ -829,8 +826,8 @@ func (rec *recovery) record(c *Conn, live bool) SessionRecord {
 	s.mu.Unlock()
 	c.mu.Lock()
 	bag := make(map[string]any, len(c.bag))
-	for k, v := range c.bag {
-		bag[k] = v
+	for _, e := range c.bag {
+		bag[e.key] = e.value
 	}
 	c.mu.Unlock()
 	for k, v := range bag {
