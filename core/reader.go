@@ -60,6 +60,7 @@ type burst struct {
 	buf  []byte
 	r, w int
 	ctrl [maxCtrl]byte // the payload of a control frame split across reads
+	now  nowRead       // a non-blocking read's state, made once per burst
 }
 
 // burstPool holds bursts; only a connection that is reading holds one.
@@ -70,7 +71,9 @@ func getBurst(size int) *burst {
 	if b, ok := burstPool.Get().(*burst); ok && len(b.buf) >= size {
 		return b
 	}
-	return &burst{buf: make([]byte, max(size, readMin))}
+	b := &burst{buf: make([]byte, max(size, readMin))}
+	b.now.init()
+	return b
 }
 
 func putBurst(b *burst) {
@@ -106,7 +109,7 @@ func (c *Conn) fill(b *burst, mid bool) error {
 		return nil
 	}
 	if !mid && w.peek {
-		n, err := w.readNow(b.buf[b.w:])
+		n, err := w.readNow(&b.now, b.buf[b.w:])
 		b.w += n
 		if err == nil && n == 0 {
 			return errNothing

@@ -11,15 +11,29 @@ import (
 // canReadNow says plain sockets take non-blocking reads here.
 const canReadNow = true
 
+// nowRead is the state of a non-blocking read and the function
+// RawConn.Read runs, made once per burst rather than per read.
+type nowRead struct {
+	p     []byte
+	n     int
+	errno error
+	fn    func(fd uintptr) bool
+}
+
+func (r *nowRead) init() {
+	r.fn = func(fd uintptr) bool {
+		r.n, r.errno = unix.Read(int(fd), r.p)
+		return true // never wait: an empty socket ends the burst
+	}
+}
+
 // readNow reads what the socket holds without waiting: 0 and no error when
 // it holds nothing.
-func (s *sock) readNow(p []byte) (int, error) {
-	var n int
-	var errno error
-	err := s.raw.Read(func(fd uintptr) bool {
-		n, errno = unix.Read(int(fd), p)
-		return true // never wait: an empty socket ends the burst
-	})
+func (s *sock) readNow(r *nowRead, p []byte) (int, error) {
+	r.p = p
+	err := s.raw.Read(r.fn)
+	n, errno := r.n, r.errno
+	r.p, r.errno = nil, nil
 	switch {
 	case err != nil:
 		return 0, err
