@@ -535,3 +535,41 @@ func TestRecoveryAfterRollingRestart(t *testing.T) {
 		t.Fatalf("got %s", m.Raw)
 	}
 }
+
+// TestRecoveryFirstJoinGetsOwnRoomMessage: with recovery on, a hub's own
+// members get its room messages back from Redis, so a message sent right
+// after a room's first local member joined (a route handler's "joined"
+// notice) must wait for the room's subscription instead of missing them.
+func TestRecoveryFirstJoinGetsOwnRoomMessage(t *testing.T) {
+	addr := redisAddr(t)
+	b, err := redisbroker.New(newClient(t, addr), redisbroker.Config{Prefix: uniquePrefix(t), Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub, err := core.NewHub(core.Config{Broker: b, Recovery: core.RecoveryConfig{Enabled: true}, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/ws/{room}", hub.Handler(func(c *core.Conn) error {
+		if err := c.Join(c.Param("room")); err != nil {
+			return err
+		}
+		_, err := c.Hub().To(c.Param("room")).Emit("joined", c.ID())
+		return err
+	}))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		_ = hub.Close()
+		srv.Close()
+	})
+	ws := "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws/"
+	for i := range 20 {
+		room := fmt.Sprintf("first-%d", i)
+		c := recoverytest.Dial(t, ws+room, nil)
+		m := c.Expect(t, "joined")
+		if string(m.Data) != `"`+c.Session.ID+`"` || m.Pos["room:"+room] == "" {
+			t.Fatalf("room %s: joined = %s, want this connection's ID with its position", room, m.Raw)
+		}
+	}
+}
