@@ -136,7 +136,9 @@ func chat(c *core.Conn) error {
 	c.OnClose(func(c *core.Conn, _ int, _ string) {
 		if room := s.current(); room != "" {
 			// Fails harmlessly with ErrHubClosed during shutdown.
-			_, _ = c.Hub().To(room).Emit("left", presence{Name: s.name, Room: room, Members: members(c.Hub(), room)})
+			// c.To excludes this connection: a page that recovers is not
+			// replayed its own leaving.
+			_, _ = c.To(room).Emit("left", presence{Name: s.name, Room: room, Members: members(c.Hub(), room)})
 		}
 	})
 	if c.Recovered() {

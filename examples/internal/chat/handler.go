@@ -43,7 +43,9 @@ func Handle(c *core.Conn) error {
 
 	c.OnClose(func(c *core.Conn, _ int, _ string) {
 		// Fails harmlessly with ErrHubClosed during shutdown.
-		_, _ = c.Hub().To(room).Emit("left", Presence{Name: name, Room: room, Members: members(c.Hub(), room)})
+		// c.To excludes this connection: with recovery on, a client that
+		// comes back is not replayed its own leaving.
+		_, _ = c.To(room).Emit("left", Presence{Name: name, Room: room, Members: members(c.Hub(), room)})
 	})
 	return nil
 }
