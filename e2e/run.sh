@@ -11,7 +11,8 @@
 #      wscat, against the Go test server (e2e/testserver); the client's
 #      connection state recovery against a fake server on the npm ws
 #      package that implements the recovery wire design
-#      (e2e/node/recoveryserver.mjs).
+#      (e2e/node/recoveryserver.mjs), and against the test server's hub
+#      with recovery on (a drop, and 4409).
 #   3. e2e/chat.mjs in Chromium against examples/echo-chat, gin-chat and
 #      echo5-chat, each then stopped with SIGTERM; e2e/chat-restart.mjs
 #      then restarts each under an open page, which must reconnect by
