@@ -19,7 +19,9 @@
 //
 // The client reconnects with exponential backoff and full jitter, except
 // after a close that retrying cannot fix (1000 from the server, 1008, 4401,
-// 4403: see NO_RETRY). Sends made while it is not connected wait in a
+// 4403: see NO_RETRY); after 4409 (its session was recovered by another
+// connection) it drops its session and reconnects as a new connection.
+// Sends made while it is not connected wait in a
 // bounded queue and go out, in order, once it is.
 //
 // Connection state recovery: a server with recovery on sends a session
@@ -43,6 +45,13 @@ const NO_RETRY = new Map([
   [4401, "authentication failed or expired"],
   [4403, "forbidden"],
 ]);
+
+/**
+ * The close code of a connection whose session another connection
+ * recovered (a duplicated tab that copied sessionStorage, say): the session
+ * is no longer this client's, so it is dropped, never presented again.
+ */
+const SESSION_MOVED = 4409;
 
 /** Event names the protocol reserves: an app can neither emit nor handle them as events. */
 const RESERVED = new Set(["error", "message", "close", "ping", "pong", "connect", "session", "recover"]);
@@ -440,6 +449,10 @@ export class Client {
       this.#finish(info, "closed by the client");
       return;
     }
+    // Another connection holds the session now: presenting its token again
+    // would take it back (or fail), so the next connection starts afresh.
+    const moved = info.code === SESSION_MOVED;
+    if (moved) this.#setSession(null);
     const should = this.#opts.shouldReconnect;
     let why = NO_RETRY.get(info.code);
     if (!why && typeof should === "function" && !should(info)) why = "options.shouldReconnect declined";
@@ -453,7 +466,8 @@ export class Client {
     this.#attempt++;
     const delay = backoffDelay(this.#attempt, this.#opts.initialDelay, this.#opts.maxDelay, this.#opts.random);
     this.#state = "reconnecting";
-    this.#fire("close", { ...info, willReconnect: true, delay, attempt: this.#attempt, why: `reconnecting in ${delay} ms` });
+    const as = moved ? " as a new connection (the session was recovered by another connection)" : "";
+    this.#fire("close", { ...info, willReconnect: true, delay, attempt: this.#attempt, why: `reconnecting in ${delay} ms${as}` });
     if (this.#state !== "reconnecting") return; // a listener closed the client
     this.#retryTimer = setTimeout(() => this.#dial(), delay);
   }

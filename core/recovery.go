@@ -57,11 +57,11 @@ const RecoverQuery = "rushws_recover"
 // and every event message it missed, then the route handler runs with
 // Conn.Recovered true.
 //
-// What is kept: event messages (Emit) sent to rooms, to everyone, and to
-// connections by ID (Hub.ToConn), each in a bounded per-stream history.
-// Not kept: raw and binary sends (Send, SendBinary, SendJSON), Volatile
-// sends, EmitWithAck requests (acks in flight are not replayed), and a
-// connection's own Conn.Emit replies.
+// What is kept: event messages (Emit) sent to rooms, to everyone, to
+// connections by ID (Hub.ToConn), and by a connection's own Conn.Emit (its
+// own stream), each in a bounded per-stream history. Not kept: raw and
+// binary sends (Send, SendBinary, SendJSON), Volatile sends, and
+// EmitWithAck requests (acks in flight are not replayed).
 //
 // Metadata is kept when JSON can encode it and restored as encoding/json
 // decodes into any (strings, float64, bool, []any, map[string]any); values

@@ -11,7 +11,8 @@
 #      wscat, against the Go test server (e2e/testserver); the client's
 #      connection state recovery against a fake server on the npm ws
 #      package that implements the recovery wire design
-#      (e2e/node/recoveryserver.mjs).
+#      (e2e/node/recoveryserver.mjs), and against the test server's hub
+#      with recovery on (a drop, and 4409).
 #   3. e2e/chat.mjs in Chromium against examples/echo-chat, gin-chat and
 #      echo5-chat, each then stopped with SIGTERM; e2e/chat-restart.mjs
 #      then restarts each under an open page, which must reconnect by
@@ -19,6 +20,12 @@
 #   4. e2e/demo.mjs in Chromium against examples/demo: chat, typing, stats,
 #      foreign origin, server kill and restart, token expiry; screenshots go
 #      to $RUSHWS_E2E_ARTIFACTS (default e2e/artifacts, kept by CI).
+#   5. e2e/recovery.mjs in Chromium against two instances of
+#      examples/cluster sharing the Redis at $RUSHWS_REDIS_ADDR (default
+#      127.0.0.1:6379; an instance that cannot reach it fails the step):
+#      a tab whose connection is reset by a proxy (no close frame) while
+#      another tab chats recovers on the other instance and shows every
+#      missed message once, in order.
 #
 # (The second Go implementation, github.com/coder/websocket, chats with
 # both chat examples in their Go tests: go test ./examples/...)
@@ -76,7 +83,7 @@ fi
 
 echo "=== build the test server, the chat examples and the demo"
 go build -o "$tmp/testserver" ./e2e/testserver
-for app in echo-chat gin-chat echo5-chat demo; do
+for app in echo-chat gin-chat echo5-chat demo cluster; do
 	go build -o "$tmp/$app" "./examples/$app"
 done
 
@@ -147,6 +154,41 @@ if DEMO_BIN="$tmp/demo" ARTIFACTS="$artifacts" node e2e/demo.mjs; then
 	echo "ok   demo"
 else
 	failed+=("demo")
+fi
+
+echo "=== connection state recovery in Chromium (two examples/cluster instances, Redis)"
+redis=${RUSHWS_REDIS_ADDR:-127.0.0.1:6379}
+prefix="e2e-recovery-$$"
+urls=()
+ok=1
+for i in 1 2; do
+	"$tmp/cluster" -addr 127.0.0.1:0 -redis "$redis" -prefix "$prefix" >"$tmp/cluster$i.out" 2>"$tmp/cluster$i.log" &
+	pid=$!
+	pids+=("$pid")
+	url=""
+	for _ in $(seq 1 100); do
+		url=$(sed -n 's|^listening on \(http://[^[:space:]]*\).*|\1|p' "$tmp/cluster$i.out" | head -n 1)
+		[ -n "$url" ] && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if [ -z "$url" ]; then
+		echo "FAIL recovery: cluster instance $i did not start (Redis at $redis?); its log:" >&2
+		sed 's/^/  | /' "$tmp/cluster$i.log" >&2
+		ok=0
+		break
+	fi
+	urls+=("$url")
+done
+if [ "$ok" -eq 1 ] && BASE_URLS="${urls[0]},${urls[1]}" node e2e/recovery.mjs; then
+	echo "ok   recovery"
+else
+	for i in 1 2; do sed "s/^/  | cluster $i: /" "$tmp/cluster$i.log" >&2 || true; done
+	failed+=("recovery")
+fi
+# The test's keys: sessions and histories under its own prefix.
+if command -v redis-cli >/dev/null 2>&1; then
+	redis-cli -h "${redis%:*}" -p "${redis##*:}" --scan --pattern "$prefix:*" | xargs -r redis-cli -h "${redis%:*}" -p "${redis##*:}" del >/dev/null || true
 fi
 
 if [ "${#failed[@]}" -gt 0 ]; then

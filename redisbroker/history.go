@@ -180,6 +180,7 @@ func (b *Broker) Append(ctx context.Context, m core.KeptMessage) error {
 	}
 	if len(m.Streams) == 1 && len(bm.Rooms) == 1 {
 		it.channel, _ = b.ch.room(bm.Rooms[0])
+		b.awaitRoom(ctx, bm.Rooms[0], it.channel)
 	}
 	header := encode(make([]byte, 0, encodedSize(&bm)), &bm)
 	header[1] |= flagKept
@@ -351,6 +352,34 @@ func (b *Broker) waitSubscribed(ctx context.Context, room string) {
 		_, ok := b.main.confirmed[ch]
 		b.main.mu.Unlock()
 		if ok || !sleep(ctx, 2*time.Millisecond) {
+			return
+		}
+	}
+}
+
+// awaitRoom waits, at most Config.PublishTimeout, while this hub's
+// subscription to a room's channel is on its way to Redis (the room's
+// first local member just joined). A kept message reaches this hub's own
+// members only when it comes back from Redis, so a message sent right
+// after the join (a route handler's "joined" notice) would otherwise miss
+// them. It does not wait while the subscriber is down, nor for a room this
+// hub does not subscribe to.
+func (b *Broker) awaitRoom(ctx context.Context, room, channel string) {
+	deadline := time.Now().Add(b.cfg.PublishTimeout)
+	for {
+		b.subMu.Lock()
+		want, queued := b.pending[room]
+		b.subMu.Unlock()
+		s := b.main
+		s.mu.Lock()
+		_, wanted := s.channels[channel]
+		_, confirmed := s.confirmed[channel]
+		up := s.up
+		s.mu.Unlock()
+		if confirmed || !up || !wanted && !(queued && want) {
+			return
+		}
+		if time.Now().After(deadline) || !sleep(ctx, time.Millisecond) {
 			return
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rushws/rushws/core"
@@ -534,4 +535,200 @@ func TestRecoveryAfterRollingRestart(t *testing.T) {
 	if m := n.Expect(t, "chat"); string(m.Data) != `"during the restart"` {
 		t.Fatalf("got %s", m.Raw)
 	}
+}
+
+// TestRecoveryFirstJoinGetsOwnRoomMessage: with recovery on, a hub's own
+// members get its room messages back from Redis, so a message sent right
+// after a room's first local member joined (a route handler's "joined"
+// notice) must wait for the room's subscription instead of missing them.
+func TestRecoveryFirstJoinGetsOwnRoomMessage(t *testing.T) {
+	addr := redisAddr(t)
+	b, err := redisbroker.New(newClient(t, addr), redisbroker.Config{Prefix: uniquePrefix(t), Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub, err := core.NewHub(core.Config{Broker: b, Recovery: core.RecoveryConfig{Enabled: true}, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/ws/{room}", hub.Handler(func(c *core.Conn) error {
+		if err := c.Join(c.Param("room")); err != nil {
+			return err
+		}
+		_, err := c.Hub().To(c.Param("room")).Emit("joined", c.ID())
+		return err
+	}))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		_ = hub.Close()
+		srv.Close()
+	})
+	ws := "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws/"
+	for i := range 20 {
+		room := fmt.Sprintf("first-%d", i)
+		c := recoverytest.Dial(t, ws+room, nil)
+		m := c.Expect(t, "joined")
+		if string(m.Data) != `"`+c.Session.ID+`"` || m.Pos["room:"+room] == "" {
+			t.Fatalf("room %s: joined = %s, want this connection's ID with its position", room, m.Raw)
+		}
+	}
+}
+
+// TestRecoveryThousandAtOnce: a thousand clients of instance A lose their
+// connections (no close frames) while both instances send to their room
+// and to everyone; then all of them recover on instance B at the same
+// time. Each gets every missed message once, in order per stream, before
+// anything new, and nothing twice.
+func TestRecoveryThousandAtOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a thousand connections")
+	}
+	addr := redisAddr(t)
+	prefix := uniquePrefix(t)
+	a := startRecoveryNode(t, addr, prefix, core.RecoveryConfig{})
+	b := startRecoveryNode(t, addr, prefix, core.RecoveryConfig{})
+	const n, room = 1000, "crowd"
+
+	clients := make([]*recoverytest.Client, n)
+	for i := range clients {
+		clients[i] = recoverytest.Dial(t, a.url(room), userHeader(fmt.Sprintf("u%d", i)))
+	}
+	a.joined(t, room, n)
+	// Every client holds the room's position, and A has saved every
+	// session with its room.
+	a.hub.To(room).Emit("chat", 0)
+	for _, c := range clients {
+		c.Expect(t, "chat")
+	}
+	rdb := newClient(t, addr)
+	eventually(t, 10*time.Second, func() bool {
+		for _, c := range clients {
+			sum := sha256.Sum256([]byte(c.Token))
+			d, _ := rdb.HGet(context.Background(), prefix+":s:"+hex.EncodeToString(sum[:]), "d").Result()
+			if !strings.Contains(d, `"rooms":["`+room+`"]`) {
+				return false
+			}
+		}
+		return true
+	}, "A saves every session with its room")
+
+	for _, c := range clients {
+		c.Drop()
+	}
+	eventually(t, 10*time.Second, func() bool { return a.hub.Len() == 0 }, "A notices the drops")
+	// 21 missed messages: 10 to the room from A, one to everyone from A,
+	// 10 to the room from B.
+	base := a.broker.Stats().Published
+	for i := 1; i <= 10; i++ {
+		a.hub.To(room).Emit("chat", i)
+	}
+	a.hub.Broadcast().Emit("news", "for everyone")
+	a.published(t, base+11)
+	base = b.broker.Stats().Published
+	for i := 11; i <= 20; i++ {
+		b.hub.To(room).Emit("chat", i)
+	}
+	b.published(t, base+10)
+	const missed = 21
+
+	// Everyone recovers on B at once.
+	type result struct {
+		i   int
+		ws  *websocket.Conn
+		err error
+	}
+	results := make(chan result, n)
+	start := make(chan struct{})
+	for i, c := range clients {
+		go func() {
+			<-start
+			ws, err := recoverOne(b.url(room), c, missed)
+			results <- result{i, ws, err}
+		}()
+	}
+	close(start)
+	conns := make([]*websocket.Conn, n)
+	failed := 0
+	for range n {
+		r := <-results
+		conns[r.i] = r.ws
+		if r.ws != nil {
+			t.Cleanup(func() { _ = r.ws.Close() })
+		}
+		if r.err != nil {
+			if failed++; failed <= 5 {
+				t.Errorf("client %d: %v", r.i, r.err)
+			}
+		}
+	}
+	if failed > 0 {
+		t.Fatalf("%d of %d clients did not recover every missed message once, in order", failed, n)
+	}
+	if st := b.hub.Stats().Recovery; st.Recovered != n || st.Replayed != n*missed {
+		t.Fatalf("B's recovery stats = %+v, want %d recovered and %d replayed", st, n, n*missed)
+	}
+	// Nothing was replayed twice: the next message is the new one.
+	b.hub.To(room).Emit("chat", 21)
+	for i, ws := range conns {
+		_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, data, err := ws.ReadMessage()
+		if err != nil || !strings.Contains(string(data), `"event":"chat","data":21,`) {
+			t.Fatalf("client %d after its recovery: %s, %v; want chat 21", i, data, err)
+		}
+	}
+}
+
+// recoverOne reconnects c to url, presents its session and reads the
+// session message and the replay: missed messages, chat 1 to 20 in order
+// and news once. It is safe to call from any goroutine.
+func recoverOne(url string, c *recoverytest.Client, missed int) (*websocket.Conn, error) {
+	ws, _, err := websocket.DefaultDialer.Dial(url+"?rushws_recover=1", c.Header)
+	if err != nil {
+		return nil, err
+	}
+	msg, _ := json.Marshal(map[string]any{"event": "recover", "data": map[string]any{"token": c.Token, "positions": c.Positions}})
+	if err := ws.WriteMessage(websocket.TextMessage, msg); err != nil {
+		return ws, err
+	}
+	next := func() (recoverytest.Msg, error) {
+		var m recoverytest.Msg
+		_ = ws.SetReadDeadline(time.Now().Add(30 * time.Second))
+		_, data, err := ws.ReadMessage()
+		if err == nil {
+			err = json.Unmarshal(data, &m)
+		}
+		m.Raw = data
+		return m, err
+	}
+	m, err := next()
+	if err != nil {
+		return ws, err
+	}
+	var s recoverytest.Session
+	if m.Event != "session" || json.Unmarshal(m.Data, &s) != nil || !s.Recovered || s.Missed != missed || s.ID != c.Session.ID {
+		return ws, fmt.Errorf("session message %s, want recovered %s with %d missed", m.Raw, c.Session.ID, missed)
+	}
+	chat, news := 0, 0
+	for range missed {
+		m, err := next()
+		if err != nil {
+			return ws, fmt.Errorf("after chat %d: %w", chat, err)
+		}
+		switch m.Event {
+		case "chat":
+			if string(m.Data) != fmt.Sprint(chat+1) {
+				return ws, fmt.Errorf("after chat %d got %s", chat, m.Raw)
+			}
+			chat++
+		case "news":
+			news++
+		default:
+			return ws, fmt.Errorf("replayed %s", m.Raw)
+		}
+	}
+	if chat != 20 || news != 1 {
+		return ws, fmt.Errorf("replayed %d chat and %d news, want 20 and 1", chat, news)
+	}
+	return ws, nil
 }

@@ -259,9 +259,10 @@ describe("recovery", () => {
       const now = srv.connections.at(-1).session;
       assert.notEqual(now.token, first.token);
       assert.ok(now.rooms.has("lobby"));
+      const nowToken = now.token; // recovering replaces it
       const again = await dropWhile(srv, t);
       assert.equal(again.recovered, true);
-      assert.equal(sentSinceLastDial(log)[0].data.token, now.token);
+      assert.equal(sentSinceLastDial(log)[0].data.token, nowToken);
     });
   }
 
@@ -394,5 +395,80 @@ describe("servers without recovery", () => {
       { event: "hello", data: 1 },
     ]);
     assert.equal(store.has("k"), false);
+  });
+
+  test("the token changes on every connection, and a spent one is unknown", async () => {
+    const srv = await server();
+    const t = client(srv.url);
+    const { c, log } = t;
+    await next(c, "open");
+    const first = [...srv.sessions.values()][0].token;
+    let info = await dropWhile(srv, t);
+    assert.equal(info.recovered, true);
+    assert.equal(sentSinceLastDial(log)[0].data.token, first);
+    const second = srv.connections.at(-1).session.token;
+    assert.notEqual(second, first, "a recovered connection gets a new token");
+    info = await dropWhile(srv, t);
+    assert.equal(info.recovered, true);
+    assert.equal(sentSinceLastDial(log)[0].data.token, second, "the client presents the latest token");
+  });
+
+  test("4409: the session was recovered by another connection, so the client drops it and reconnects afresh", async () => {
+    const srv = await server();
+    const t = client(srv.url);
+    const { c, log } = t;
+    c.on("chat", () => {});
+    const opens = [];
+    c.on("open", (e) => {
+      opens.push(e);
+      if (!e.recovered) c.emit("join", { room: "lobby" });
+    });
+    await next(c, "open");
+    await c.emitWithAck("echo", "sync");
+    const token = srv.connections.at(-1).session.token;
+
+    // Another client (a duplicated tab that copied sessionStorage) presents
+    // the same session while this one is still connected.
+    const closed = next(c, "close");
+    const reopened = next(c, "open");
+    const other = new WebSocket(srv.url + "?rushws_recover=1");
+    cleanups.push(() => other.terminate());
+    const otherFirst = new Promise((r) => other.once("message", (d) => r(JSON.parse(d.toString()))));
+    await new Promise((r) => other.once("open", r));
+    other.send(JSON.stringify({ event: "recover", data: { token, positions: {} } }));
+    assert.equal((await otherFirst).data.recovered, true, "the other client holds the session now");
+
+    const info = await closed;
+    assert.equal(info.code, 4409);
+    assert.equal(info.willReconnect, true);
+    assert.match(info.why, /as a new connection/);
+    const open = await reopened;
+    assert.deepEqual(open, { reconnected: true, attempt: 1, protocol: "", recovered: false, missed: 0 });
+    await c.emitWithAck("echo", "sync");
+    // The next dial presents nothing: no query parameter, no recover message.
+    assert.doesNotMatch(log.findLast((e) => e.dial).dial, /rushws_recover/);
+    assert.deepEqual(sentSinceLastDial(log).map((m) => m.event), ["join", "echo"]);
+    assert.equal(srv.connections.filter((x) => x.query.get("rushws_recover") === "1").length, 1, "only the other client recovered");
+    assert.notEqual(srv.connections.at(-1).session.token, token);
+  });
+
+  test("4409 with sessionStorage: the stored session is removed", async () => {
+    const store = new Map();
+    globalThis.sessionStorage = { getItem: (k) => store.get(k) ?? null, setItem: (k, v) => store.set(k, String(v)), removeItem: (k) => store.delete(k) };
+    cleanups.push(() => delete globalThis.sessionStorage);
+    const srv = await server();
+    const { c } = client(srv.url, { sessionStorageKey: "k" });
+    await next(c, "open");
+    const token = JSON.parse(store.get("k")).token;
+    const closed = next(c, "close");
+    const reopened = next(c, "open");
+    const other = new WebSocket(srv.url + "?rushws_recover=1");
+    cleanups.push(() => other.terminate());
+    await new Promise((r) => other.once("open", r));
+    other.send(JSON.stringify({ event: "recover", data: { token, positions: {} } }));
+    assert.equal((await closed).code, 4409);
+    assert.equal((await reopened).recovered, false);
+    await c.emitWithAck("echo", "sync");
+    assert.notEqual(JSON.parse(store.get("k")).token, token, "the fresh connection's session replaced the moved one");
   });
 });

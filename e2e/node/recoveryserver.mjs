@@ -2,7 +2,8 @@
 // that implements the connection state recovery wire design (docs/recovery.md)
 // for the tests of client/rushws.js: streams with bounded histories and
 // epochs, positions in "pos", the session message, the recover message, the
-// replay of missed messages, and every failure reason. It is a test double,
+// replay of missed messages, every failure reason, a new token on every
+// connection, and 4409 for a connection whose session another one took. It is a test double,
 // kept small: one process, everything in memory.
 //
 // Client events it handles: "join" {room} and "leave" {room} (ack reply:
@@ -84,9 +85,10 @@ export async function startRecoveryServer(options = {}) {
     if (session.user !== user) return { reason: "forbidden" };
     if (session.conn) {
       // The old connection is still open here (the client saw it drop
-      // first): the new one takes over.
+      // first, or another client presented its token): the new one takes
+      // over, and the old one is closed with 4409, as rushws does.
       live.delete(session.conn);
-      session.conn.sock.terminate();
+      session.conn.sock.close(4409, "session recovered elsewhere");
       session.conn = null;
     } else if (Date.now() - session.disconnectedAt > opts.window) {
       return { reason: "expired" };
@@ -145,6 +147,10 @@ export async function startRecoveryServer(options = {}) {
     let info;
     if (session) {
       info = { recovered: true, missed: result.missed.length };
+      // The token changes on every connection: the one presented is spent.
+      sessions.delete(session.token);
+      session.token = newToken();
+      sessions.set(session.token, session);
     } else {
       session = { id: newToken().slice(0, 12), token: newToken(), user, rooms: new Set(), joined: {}, conn: null, disconnectedAt: 0 };
       sessions.set(session.token, session);

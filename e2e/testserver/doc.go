@@ -21,13 +21,19 @@
 //	                   bad_request or unknown_event error events
 //	GET /ws/auth       as /ws behind middleware.JWT (HS256, -jwt-key,
 //	                   CloseOnFailure: 4401 with the reason)
+//	GET /ws/recovery   on a second hub with connection state recovery on
+//	                   (in memory): joins ?room= (default "r") unless the
+//	                   connection recovered; "echo", and "say" (relayed to
+//	                   the room as "said"; the ack reply is true). Its
+//	                   first message is the session message, not welcome
 //	GET /token         ?sub=name&ttl=2s: a token for /ws/auth
 //	GET /api/ws/stats  the hub's counters
+//	GET /api/ws/recovery/stats  the recovery hub's counters
 //	GET /rushws.js     the JS client (package client)
 //
-// Every connection gets {"event":"welcome","data":{"id":...}} first. The
+// Every connection of the main hub gets {"event":"welcome","data":{"id":...}} first. The
 // hub negotiates the subprotocol "e2e.v1" and reads at most 64 KiB per
-// message. SIGINT or SIGTERM shuts the hub down (1001) and exits 0.
+// message. SIGINT or SIGTERM shuts the hubs down (1001) and exits 0.
 //
 // # Concurrency
 //

@@ -65,18 +65,39 @@ func run(addr string, key []byte, logger *slog.Logger) error {
 	return nil
 }
 
+// hubs are the test server's two hubs: the main one, and one with
+// connection state recovery on (in memory) for /ws/recovery.
+type hubs struct{ main, rec *core.Hub }
+
+// Shutdown shuts both hubs down within ctx.
+func (h *hubs) Shutdown(ctx context.Context) error {
+	return errors.Join(h.main.Shutdown(ctx), h.rec.Shutdown(ctx))
+}
+
+// Close closes both hubs now.
+func (h *hubs) Close() error { return errors.Join(h.main.Close(), h.rec.Close()) }
+
 // newServer builds the routes without listening, so a Go test can serve
 // them on httptest.
-func newServer(key []byte, logger *slog.Logger) (http.Handler, *core.Hub, error) {
+func newServer(key []byte, logger *slog.Logger) (http.Handler, *hubs, error) {
 	hub, err := core.NewHub(core.Config{Logger: logger, Subprotocols: []string{"e2e.v1"}})
 	if err != nil {
 		return nil, nil, err
 	}
+	rec, err := core.NewHub(core.Config{Logger: logger, Recovery: core.RecoveryConfig{Enabled: true}})
+	if err != nil {
+		_ = hub.Close()
+		return nil, nil, err
+	}
 	auth, err := middleware.JWT(middleware.JWTConfig{SigningKey: key, CloseOnFailure: true})
 	if err != nil {
+		_ = hub.Close()
+		_ = rec.Close()
 		return nil, nil, err
 	}
 	mux := http.NewServeMux()
+	mux.Handle("GET /ws/recovery", rec.Handler(recoverable))
+	mux.Handle("GET /api/ws/recovery/stats", core.StatsHandler(rec))
 	mux.Handle("GET /ws", hub.Handler(full))
 	mux.Handle("GET /ws/strict", hub.Handler(strict))
 	mux.Handle("GET /ws/auth", hub.Handler(full, auth))
@@ -96,7 +117,30 @@ func newServer(key []byte, logger *slog.Logger) (http.Handler, *core.Hub, error)
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte(tok))
 	})
-	return mux, hub, nil
+	return mux, &hubs{main: hub, rec: rec}, nil
+}
+
+// recoverable is the route handler of /ws/recovery, on the hub with
+// recovery on: it joins the room named by the query parameter "room"
+// (default "r") unless the connection recovered its session, and relays
+// "say" to the room as "said" (the ack reply is true).
+func recoverable(c *core.Conn) error {
+	if !c.Recovered() {
+		room := c.Request().URL.Query().Get("room")
+		if room == "" {
+			room = "r"
+		}
+		if err := c.Join(room); err != nil {
+			return err
+		}
+	}
+	if err := c.On("echo", func(_ *core.Conn, data json.RawMessage) (any, error) { return data, nil }); err != nil {
+		return err
+	}
+	return c.On("say", func(c *core.Conn, data json.RawMessage) (any, error) {
+		_, err := c.Hub().To(c.Rooms()...).Emit("said", data)
+		return err == nil, err
+	})
 }
 
 // strict answers "echo" and nothing else; it has no raw handler.

@@ -10,6 +10,11 @@
 // redisbroker.Broker: what one hub sends to a room is published once to
 // Redis and delivered by every hub to its own members.
 //
+// Connection state recovery is on, with the broker (Redis) as its store: a
+// tab whose connection drops reconnects, on either instance, with its ID and
+// room, and gets every message it missed, once and in order; the route
+// handler joins the room only when the connection was not recovered.
+//
 // The member counts in the page's join and leave notices are this
 // instance's (the shared chat code asks hub.Room); /api/ws/presence gives
 // the room's total across instances.

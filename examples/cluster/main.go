@@ -95,7 +95,13 @@ func newApp(rdb redis.UniversalClient, prefix string, logger *slog.Logger) (http
 	if err != nil {
 		return nil, nil, err // Redis did not answer: say so at start
 	}
-	hub, err := core.NewHub(core.Config{Broker: broker, Logger: logger})
+	hub, err := core.NewHub(core.Config{
+		Broker: broker,
+		// Sessions and histories live in Redis (the broker is the store):
+		// a client dropped by one instance recovers on the other.
+		Recovery: core.RecoveryConfig{Enabled: true},
+		Logger:   logger,
+	})
 	if err != nil {
 		_ = broker.Close()
 		return nil, nil, err

@@ -64,7 +64,14 @@ func newApp(cfg Config) (*echo.Echo, *core.Hub, error) {
 	}
 	logger := cfg.Logger
 
-	hub, err := core.NewHub(core.Config{Logger: logger, Subprotocols: []string{Subprotocol}, ReadLimit: 16 << 10})
+	hub, err := core.NewHub(core.Config{
+		Logger:       logger,
+		Subprotocols: []string{Subprotocol},
+		ReadLimit:    16 << 10,
+		// Recovery in the process's memory (a MemoryStore): a page that
+		// loses its connection gets its room back and what it missed.
+		Recovery: core.RecoveryConfig{Enabled: true},
+	})
 	if err != nil {
 		return nil, nil, err
 	}

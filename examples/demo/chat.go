@@ -73,6 +73,13 @@ func chat(c *core.Conn) error {
 	if tok, ok := c.Get("user").(*jwt.Token); ok {
 		s.name, _ = tok.Claims.GetSubject()
 	}
+	if c.Recovered() {
+		// The session came back with its room (one at a time here), and
+		// the page had its hello and its join notices: nothing to announce.
+		if rooms := c.Rooms(); len(rooms) > 0 {
+			s.room = rooms[0]
+		}
+	}
 	handlers := map[string]core.EventFunc{
 		"echo": func(_ *core.Conn, data json.RawMessage) (any, error) { return data, nil },
 		"join": func(c *core.Conn, data json.RawMessage) (any, error) {
@@ -116,7 +123,8 @@ func chat(c *core.Conn) error {
 			if err := json.Unmarshal(data, &req); err != nil {
 				return nil, core.NewEventError(core.CodeBadRequest, `data must be {"typing":true|false}`)
 			}
-			_, err = c.To(room).Emit("typing", typing{Name: s.name, Room: room, Typing: req.Typing})
+			// Volatile: a typing indicator is for who is here now, never replayed.
+			_, err = c.To(room).Volatile().Emit("typing", typing{Name: s.name, Room: room, Typing: req.Typing})
 			return nil, err
 		},
 	}
@@ -128,9 +136,14 @@ func chat(c *core.Conn) error {
 	c.OnClose(func(c *core.Conn, _ int, _ string) {
 		if room := s.current(); room != "" {
 			// Fails harmlessly with ErrHubClosed during shutdown.
-			_, _ = c.Hub().To(room).Emit("left", presence{Name: s.name, Room: room, Members: members(c.Hub(), room)})
+			// c.To excludes this connection: a page that recovers is not
+			// replayed its own leaving.
+			_, _ = c.To(room).Emit("left", presence{Name: s.name, Room: room, Members: members(c.Hub(), room)})
 		}
 	})
+	if c.Recovered() {
+		return nil
+	}
 	return c.Emit("hello", hello{ID: c.ID(), Name: s.name})
 }
 

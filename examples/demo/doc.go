@@ -14,7 +14,12 @@
 // right away. "Sign in as <name>" gets a short-lived token from the demo's
 // own endpoint and reconnects with it, and the chat opens. The page
 // reconnects by itself when the connection drops (the client's backoff),
-// and what was sent meanwhile goes out once it is back. When the token
+// and what was sent meanwhile goes out once it is back. Connection state
+// recovery is on, in the process's memory (a core.MemoryStore): a page
+// whose connection dropped gets its room back and every message it missed,
+// and says how many; the page rejoins its room only when it was not
+// recovered (after a restart, say, since the sessions die with the
+// process). Typing indicators are volatile: never replayed. When the token
 // expires the server closes with 4401 and the page says so instead of
 // retrying.
 //
@@ -31,8 +36,8 @@
 // Events on /ws: "echo" (anyone; the ack reply is the data), and for
 // signed-in users "join" {"room"} (ack: the room and its members' names),
 // "chat" {"text"} and "typing" {"typing":bool}. The server emits "hello"
-// {"id","name"} on connect, and "joined", "left", "chat" and "typing" to
-// the room.
+// {"id","name"} on connect (not on a recovered connection, which had it),
+// and "joined", "left", "chat" and "typing" to the room.
 //
 // Deployed as an operator would: the WebSocket route sits behind an origin
 // allowlist (the printed address and its localhost twin, plus -origin),

@@ -55,9 +55,14 @@ function onOpen(info) {
   document.body.dataset.opens = String(opens);
   $("reconnect").hidden = true;
   setStatus("open", auth ? `connected as ${auth.name}` : "connected (anonymous)");
-  if (info.reconnected) notice("reconnected");
-  // Sent before the queued messages go out, so they land in the room.
-  if (auth && room) join(room, true);
+  if (info.recovered) {
+    // The server restored the room and sent what was missed (already shown).
+    notice(info.missed > 0 ? `reconnected; ${info.missed} missed message${info.missed === 1 ? "" : "s"} delivered` : "reconnected");
+  } else {
+    if (info.reconnected) notice(info.reason ? `reconnected (not recovered: ${info.reason})` : "reconnected");
+    // Sent before the queued messages go out, so they land in the room.
+    if (auth && room) join(room, true);
+  }
   setTimeout(showQueued, 0); // the queue goes out right after "open" listeners
 }
 
