@@ -4,7 +4,9 @@ package core
 
 import (
 	"errors"
+	"os"
 	"sync"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -28,7 +30,8 @@ const pollerSupported = true
 // poller is a hub's epoll instance and the goroutine that waits on it.
 type poller struct {
 	epfd int
-	wake int // an eventfd that stops the loop
+	file *os.File        // epfd, so Go's netpoller can wait on it
+	raw  syscall.RawConn // file's
 	done chan struct{}
 
 	mu    sync.Mutex
@@ -51,40 +54,46 @@ func newPoller(h *Hub) (*poller, error) {
 	if err != nil {
 		return nil, err
 	}
-	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	// The poller waits in Go's own netpoller, on the epoll descriptor
+	// itself (an epoll instance is readable while it has events): a
+	// blocking epoll_wait would hold the runtime's P until sysmon took it
+	// back, delaying the readers it starts by up to milliseconds.
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		_ = unix.Close(epfd)
+		return nil, err
+	}
+	f := os.NewFile(uintptr(epfd), "rushws-epoll")
+	raw, err := f.SyscallConn()
 	if err != nil {
-		_ = unix.Close(epfd)
+		_ = f.Close()
 		return nil, err
 	}
-	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(wake)}
-	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wake, &ev); err != nil {
-		_ = unix.Close(epfd)
-		_ = unix.Close(wake)
-		return nil, err
-	}
-	p := &poller{epfd: epfd, wake: wake, done: make(chan struct{})}
+	p := &poller{epfd: epfd, file: f, raw: raw, done: make(chan struct{})}
 	go p.run(h)
 	return p, nil
 }
 
-// run waits for readable sockets and starts a reader for each.
+// run waits for readable sockets and starts a reader for each, until the
+// epoll descriptor is closed.
 func (p *poller) run(h *Hub) {
 	defer close(p.done)
 	events := make([]unix.EpollEvent, 128)
+	var n int
+	var werr error
+	wait := func(fd uintptr) bool {
+		n, werr = unix.EpollWait(int(fd), events, 0)
+		return n > 0 || werr != nil && werr != unix.EINTR && werr != unix.EAGAIN
+	}
 	for {
-		n, err := unix.EpollWait(p.epfd, events, -1)
-		if err != nil {
-			if errors.Is(err, unix.EINTR) {
-				continue
-			}
-			h.log.Error("rushws: poller failed; parked connections are no longer read", "err", err)
+		if err := p.raw.Read(wait); err != nil {
+			return // closed by stop
+		}
+		if werr != nil {
+			h.log.Error("rushws: poller failed; parked connections are no longer read", "err", werr)
 			return
 		}
 		for _, ev := range events[:n] {
 			fd := int(ev.Fd)
-			if fd == p.wake {
-				return
-			}
 			p.mu.Lock()
 			var c *Conn
 			if fd < len(p.conns) {
@@ -156,9 +165,6 @@ func (p *poller) stop() {
 	p.ctlMu.Lock()
 	p.stopped = true
 	p.ctlMu.Unlock()
-	var one = [8]byte{1}
-	_, _ = unix.Write(p.wake, one[:])
+	_ = p.file.Close() // ends run's wait
 	<-p.done
-	_ = unix.Close(p.epfd)
-	_ = unix.Close(p.wake)
 }

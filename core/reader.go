@@ -59,8 +59,9 @@ func (c *Conn) endMessage() {
 type burst struct {
 	buf  []byte
 	r, w int
-	ctrl [maxCtrl]byte // the payload of a control frame split across reads
-	now  nowRead       // a non-blocking read's state, made once per burst
+	ctrl  [maxCtrl]byte // the payload of a control frame split across reads
+	now   nowRead       // a non-blocking read's state, made once per burst
+	short bool          // the last non-blocking read took less than it could: the socket is empty
 }
 
 // burstPool holds bursts; only a connection that is reading holds one.
@@ -77,7 +78,7 @@ func getBurst(size int) *burst {
 }
 
 func putBurst(b *burst) {
-	b.r, b.w = 0, 0
+	b.r, b.w, b.short = 0, 0, false
 	burstPool.Put(b)
 }
 
@@ -109,7 +110,14 @@ func (c *Conn) fill(b *burst, mid bool) error {
 		return nil
 	}
 	if !mid && w.peek {
+		if b.short {
+			// The socket had no more a moment ago: park without another
+			// read. Re-arming the poller reports input that came since,
+			// and in goroutine mode waitReadable sees it.
+			return errNothing
+		}
 		n, err := w.readNow(&b.now, b.buf[b.w:])
+		b.short = n < len(b.buf)-b.w
 		b.w += n
 		if err == nil && n == 0 {
 			return errNothing
