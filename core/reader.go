@@ -57,8 +57,8 @@ func (c *Conn) endMessage() {
 
 // burst is one burst of reading: the pooled buffer and the bytes in it.
 type burst struct {
-	buf  []byte
-	r, w int
+	buf   []byte
+	r, w  int
 	ctrl  [maxCtrl]byte // the payload of a control frame split across reads
 	now   nowRead       // a non-blocking read's state, made once per burst
 	short bool          // the last non-blocking read took less than it could: the socket is empty
