@@ -30,6 +30,7 @@ func readFirstMessage(c *Conn, timeout time.Duration) (int, []byte, error) {
 			c.lastSeen.Store(time.Now().UnixNano())
 			return held.mt, held.data, nil
 		case err == errNothing:
+			b.short = false // read again once the socket has input
 			if err := w.waitReadable(); err != nil {
 				return 0, nil, err
 			}
