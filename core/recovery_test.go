@@ -17,25 +17,6 @@ import (
 	"github.com/rushws/rushws/middleware"
 )
 
-// subject is JWT-like claims with a subject, as the JWT middleware stores
-// them under "user".
-type subject string
-
-func (s subject) GetSubject() (string, error) { return string(s), nil }
-
-// asUser is middleware that authenticates the X-User header, as a JWT
-// middleware would, refusing a handshake without one.
-func asUser(next core.HandlerFunc) core.HandlerFunc {
-	return func(c *core.Conn) error {
-		u := c.Request().Header.Get("X-User")
-		if u == "" {
-			return core.NewHTTPError(http.StatusUnauthorized, "who are you?")
-		}
-		c.Set("user", subject(u))
-		return next(c)
-	}
-}
-
 // recoveryLog records what OnRecover saw.
 type recoveryLog struct {
 	mu   sync.Mutex
@@ -82,7 +63,7 @@ func newRecoveryServer(t *testing.T, rc core.RecoveryConfig, log *recoveryLog, s
 	if log != nil {
 		rc.OnRecover = log.hook
 	}
-	return newServer(t, core.Config{Recovery: rc}, recoveringChat(seen), asUser)
+	return newServer(t, core.Config{Recovery: rc}, recoveringChat(seen), recoverytest.AsUser)
 }
 
 func userHeader(u string) http.Header { return http.Header{"X-User": {u}} }

@@ -24,23 +24,6 @@ import (
 	"github.com/rushws/rushws/redisbroker"
 )
 
-// subject is JWT-like claims, as the JWT middleware stores under "user".
-type subject string
-
-func (s subject) GetSubject() (string, error) { return string(s), nil }
-
-// asUser authenticates the X-User header as a JWT middleware would.
-func asUser(next core.HandlerFunc) core.HandlerFunc {
-	return func(c *core.Conn) error {
-		u := c.Request().Header.Get("X-User")
-		if u == "" {
-			return core.NewHTTPError(http.StatusUnauthorized, "who are you?")
-		}
-		c.Set("user", subject(u))
-		return next(c)
-	}
-}
-
 func userHeader(u string) http.Header { return http.Header{"X-User": {u}} }
 
 // recApp joins the room of the URL unless the connection recovered, and
@@ -105,7 +88,7 @@ func startRecoveryNode(t testing.TB, addr, prefix string, rc core.RecoveryConfig
 	}
 	n.hub = hub
 	mux := http.NewServeMux()
-	mux.Handle("/ws/{room}", hub.Handler(recApp, asUser))
+	mux.Handle("/ws/{room}", hub.Handler(recApp, recoverytest.AsUser))
 	srv := httptest.NewServer(mux)
 	n.ws = "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws/"
 	t.Cleanup(func() {
@@ -357,7 +340,7 @@ func runChild() {
 		os.Exit(1)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/ws/{room}", hub.Handler(recApp, asUser))
+	mux.Handle("/ws/{room}", hub.Handler(recApp, recoverytest.AsUser))
 	srv := httptest.NewServer(mux)
 	fmt.Println("ws" + strings.TrimPrefix(srv.URL, "http") + "/ws/")
 	select {}
