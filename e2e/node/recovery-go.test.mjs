@@ -136,6 +136,8 @@ describe("recovery against the Go server", () => {
     const before = (await recStats()).recovery;
     const a = tracked(`${srv.ws}/ws/recovery?room=moved`);
     await next(a.c, "open");
+    // A first connection opens at once; its session message may come after.
+    await until(() => a.sessions.length > 0, "A's session message");
     const session = a.sessions.at(-1);
 
     // A copy of the session (a duplicated tab) recovers it while A is
