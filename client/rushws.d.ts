@@ -107,6 +107,43 @@ export interface ClientOptions {
    */
   recoverTimeout?: number;
   /**
+   * Returns the token to authenticate with (a JWT, say), or a Promise of it.
+   * It is called before every connection attempt, so a reconnect after the
+   * server closed with 4401 "token expired" offers a fresh one. The token
+   * is offered as the subprotocol tokenPrefix + token (what middleware.JWT
+   * reads by default), after the protocols; the hub must list one of those
+   * protocols in core.Config.Subprotocols. Return null (or undefined, or
+   * "") when there is no token, a signed-out user say: the client then stops
+   * with a close of code 4401 and reason "no token". A throw or rejection
+   * counts as a failed attempt ("error" with code connect_failed, then the
+   * backoff). After a 4401 the client calls it once more and reconnects
+   * once if it returns a different token; it stops when it returns the same
+   * token or none, or when the server refuses again before a connection
+   * proved itself (got a message from the server, or stayed open for
+   * stableAfter ms). The token is never logged nor put in an error.
+   * Optional. Default none.
+   */
+  token?: () => string | null | undefined | Promise<string | null | undefined>;
+  /** The subprotocol prefix the token is offered under; it must match the server's middleware.JWTConfig.SubprotocolPrefix. Optional. Default "bearer.". */
+  tokenPrefix?: string;
+  /**
+   * Put the token in this query parameter instead of a subprotocol (the
+   * server's TokenLookup must then list "query:<name>"). Query strings end up
+   * in access logs: prefer the subprotocol. Optional. Default "" (subprotocol).
+   */
+  tokenQuery?: string;
+  /**
+   * Stop after this many connection attempts in a row that fail before the
+   * connection opens, with an "error" of code connect_failed and a final
+   * "close". A browser sees every refused handshake (a 401 before the
+   * upgrade, a refused Origin, no subprotocol in common) as 1006, exactly
+   * like a server that is down, so this bound also ends the retries of a
+   * long outage: set it (10 is about a minute with the default delays) on
+   * pages that would rather show an error than retry forever. Optional.
+   * Default Infinity (retry for as long as maxAttempts allows).
+   */
+  maxConnectFailures?: number;
+  /**
    * Keep the recovery session (token and positions) in sessionStorage under
    * this key, so that a reloaded page recovers it; use one key per client
    * of a page. Optional. Default "" (in memory only).
@@ -136,8 +173,18 @@ export interface CloseEventInfo {
 }
 
 export interface CloseInfo extends CloseEventInfo {
-  /** False when the client stops: closed by the app, a final close code (1000 from the server, 1008, 4401, 4403), or attempts used up. */
+  /**
+   * False when the client stops: closed by the app, a final close code
+   * (1000 from the server, 1008, 4401 unless options.token gives a fresh
+   * token, 4403), no token from options.token, or attempts used up.
+   */
   willReconnect: boolean;
+  /**
+   * The HTTP status of a handshake the server refused before the upgrade,
+   * when the WebSocket implementation reports it (the ws package in Node
+   * does; a browser never does). 401 and 403 are final, as 4401 and 4403.
+   */
+  status?: number;
   /** The wait before the next attempt, in ms (0 when not reconnecting). */
   delay: number;
   /** The reconnect attempt about to be made, or the number made. */

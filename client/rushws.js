@@ -24,6 +24,18 @@
 // Sends made while it is not connected wait in a
 // bounded queue and go out, in order, once it is.
 //
+// Authentication: options.token, an async function, is called before every
+// connection attempt and its token is offered as the subprotocol
+// "bearer.<token>" (the server's middleware.JWT SubprotocolPrefix), or put
+// in the query (options.tokenQuery). After 4401 (a token refused or
+// expired) the client calls it once more and reconnects once if it returns
+// a different token; refused again before the new connection proved itself
+// (a message from the server, or stableAfter ms open), or given the same
+// token or none (null), the client stops. A handshake the server refuses
+// with an HTTP status is only 1006 in a browser: options.maxConnectFailures
+// bounds the attempts in a row that fail before opening. The token is
+// never logged nor put in an error message.
+//
 // Connection state recovery: a server with recovery on sends a session
 // message first on every connection ({"event":"session","data":{token,
 // positions, recovered, reason, missed, id}}) and a "pos" object on every
@@ -71,7 +83,14 @@ const DEFAULTS = {
   reconnect: true,
   recoverTimeout: 5_000,
   sessionStorageKey: "",
+  token: null,
+  tokenPrefix: "bearer.",
+  tokenQuery: "",
+  maxConnectFailures: Infinity,
 };
+
+/** The characters a subprotocol may hold (RFC 7230 tchar): what a token in one must be made of. */
+const TCHARS = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /** The query parameter that tells the server a recover message comes first. */
 const RECOVER_PARAM = "rushws_recover=1";
@@ -147,6 +166,14 @@ export class Client {
   #recoverTimer = null;
   #swallowUnknownRecover = false; // a server without recovery may answer "recover" with unknown_event
   #attemptAtOpen = 0; // the reconnect attempt this connection's socket opened on
+  // Authentication and failed handshakes.
+  #lastToken = null; // the token the last attempt offered (compared, never shown)
+  #prefetched = undefined; // a token fetched after a 4401, for the next attempt
+  #authRetried = false; // a 4401 was already answered with a fresh token, and no connection proved itself since
+  #socketOpened = false; // the current attempt's socket opened
+  #proven = false; // the current connection got a message from the server or lasted stableAfter
+  #status = 0; // the HTTP status of a refused handshake, when the implementation reports it
+  #failedConnects = 0; // attempts in a row that ended before their socket opened
 
   constructor(url, options = {}) {
     this.#url = url;
@@ -156,6 +183,17 @@ export class Client {
       if (typeof v !== "number" || !(v >= 0)) throw new TypeError(`rushws: options.${k} must be a number >= 0, got ${String(v)}`);
     }
     if (!(this.#opts.maxAttempts >= 0)) throw new TypeError("rushws: options.maxAttempts must be >= 0");
+    if (!(this.#opts.maxConnectFailures >= 1)) {
+      throw new TypeError(`rushws: options.maxConnectFailures must be a number >= 1 (Infinity: never give up), got ${String(this.#opts.maxConnectFailures)}`);
+    }
+    const t = this.#opts.token;
+    if (t !== null && t !== undefined && typeof t !== "function") {
+      throw new TypeError(`rushws: options.token must be a function returning the token (or a Promise of it), got a ${typeof t}`);
+    }
+    if (typeof this.#opts.tokenPrefix !== "string" || (this.#opts.tokenPrefix !== "" && !TCHARS.test(this.#opts.tokenPrefix))) {
+      throw new TypeError(`rushws: options.tokenPrefix must be a string of subprotocol characters, such as "bearer.", got ${JSON.stringify(String(this.#opts.tokenPrefix)).slice(0, 40)}`);
+    }
+    if (typeof this.#opts.tokenQuery !== "string") throw new TypeError("rushws: options.tokenQuery must be a string (a query parameter name, or \"\")");
     if (!(this.#opts.queueSize >= 0)) throw new TypeError("rushws: options.queueSize must be >= 0");
     if (typeof this.#opts.sessionStorageKey !== "string") throw new TypeError("rushws: options.sessionStorageKey must be a string");
     this.#WS = this.#opts.WebSocket || globalThis.WebSocket;
@@ -336,17 +374,36 @@ export class Client {
   async #dial() {
     let url;
     let protocols;
+    let token;
+    this.#socketOpened = false;
+    this.#proven = false;
+    this.#status = 0;
     try {
       url = typeof this.#url === "function" ? await this.#url() : await this.#url;
       const p = this.#opts.protocols;
       protocols = typeof p === "function" ? await p() : p;
+      token = await this.#nextToken();
     } catch (err) {
       if (this.#state === "closed") return;
-      this.#fire("error", new RushwsError("connect_failed", `rushws: cannot build the URL or protocols: ${err && err.message ? err.message : err}`));
+      this.#fire("error", new RushwsError("connect_failed", `rushws: cannot build the URL, protocols or token: ${err && err.message ? err.message : err}`));
       this.#closed({ code: 1006, reason: "", wasClean: false });
       return;
     }
     if (this.#state === "closed" || this.#closedByUser) return;
+    if (token === null) {
+      // The app has no token (signed out, say): nothing to connect with.
+      this.#stop({ code: 4401, reason: "no token", wasClean: false }, "options.token returned no token");
+      return;
+    }
+    if (token !== undefined) {
+      this.#lastToken = token;
+      if (this.#opts.tokenQuery) {
+        url = withQuery(String(url), this.#opts.tokenQuery, token);
+      } else {
+        protocols = protocols === undefined || protocols === null ? [] : typeof protocols === "string" ? [protocols] : [...protocols];
+        protocols.push(this.#opts.tokenPrefix + token);
+      }
+    }
     // A client that holds a session presents it: the query parameter tells
     // the server to wait for the recover message (no secret in the URL).
     this.#presented = this.#session;
@@ -370,6 +427,10 @@ export class Client {
     };
     ws.onerror = (ev) => {
       if (this.#ws !== ws) return;
+      // The ws package in Node names the status of a refused handshake;
+      // browsers never do.
+      const status = /Unexpected server response: (\d{3})/.exec(String(ev && ev.message));
+      if (status && !this.#socketOpened) this.#status = Number(status[1]);
       const detail = ev && ev.message ? `: ${ev.message}` : "";
       this.#fire("error", new RushwsError("transport", `rushws: WebSocket error${detail}`));
     };
@@ -380,7 +441,34 @@ export class Client {
     };
   }
 
+  // #nextToken returns the token for the next attempt: undefined without
+  // options.token, null when the function has none, else a string.
+  async #nextToken() {
+    if (this.#prefetched !== undefined) {
+      const t = this.#prefetched;
+      this.#prefetched = undefined;
+      return t;
+    }
+    return this.#callToken();
+  }
+
+  // #callToken calls options.token and checks what it returned. Its errors
+  // describe the value's type, never the value.
+  async #callToken() {
+    const fn = this.#opts.token;
+    if (typeof fn !== "function") return undefined;
+    const t = await fn();
+    if (t === null || t === undefined || t === "") return null;
+    if (typeof t !== "string") throw new TypeError(`options.token returned a ${typeof t}, not a string (or null when there is no token)`);
+    if (!this.#opts.tokenQuery && !TCHARS.test(t)) {
+      throw new TypeError("options.token returned a token with characters a subprotocol cannot carry (a JWT, in base64url, can): encode it, or set options.tokenQuery");
+    }
+    return t;
+  }
+
   #opened(ws) {
+    this.#socketOpened = true;
+    this.#failedConnects = 0;
     this.#attemptAtOpen = this.#attempt;
     this.#firstMessage = true;
     this.#replayLeft = 0;
@@ -391,6 +479,7 @@ export class Client {
     // a server that accepts and drops at once still meets the backoff.
     this.#stableTimer = setTimeout(() => {
       this.#attempt = 0;
+      this.#proven = true;
     }, this.#opts.stableAfter);
     const s = this.#presented;
     if (!s) {
@@ -449,27 +538,114 @@ export class Client {
       this.#finish(info, "closed by the client");
       return;
     }
+    const opened = this.#socketOpened;
+    const proven = this.#proven;
+    const status = this.#status;
+    this.#socketOpened = false;
+    this.#proven = false;
+    this.#status = 0;
+    if (!opened) this.#failedConnects++;
+    if (proven) this.#authRetried = false; // that connection was authenticated
+    // A handshake refused with 401 or 403 (known only where the
+    // implementation reports the status) means what 4401 and 4403 mean.
+    let code = info.code;
+    if (status) {
+      info = { ...info, status };
+      if (!opened && status === 401) code = 4401;
+      if (!opened && status === 403) code = 4403;
+    }
     // Another connection holds the session now: presenting its token again
     // would take it back (or fail), so the next connection starts afresh.
-    const moved = info.code === SESSION_MOVED;
+    const moved = code === SESSION_MOVED;
     if (moved) this.#setSession(null);
+    const refresh = code === 4401 && typeof this.#opts.token === "function";
     const should = this.#opts.shouldReconnect;
-    let why = NO_RETRY.get(info.code);
+    let why = refresh ? undefined : NO_RETRY.get(code);
+    if (why && code !== info.code) why += ` (HTTP ${status} at the handshake)`;
     if (!why && typeof should === "function" && !should(info)) why = "options.shouldReconnect declined";
     if (!why && !this.#opts.reconnect) why = "reconnecting is off";
-    if (!why && this.#attempt >= this.#opts.maxAttempts) why = `gave up after ${this.#attempt} attempts`;
     if (why) {
-      this.#failQueue("closed", `rushws: connection closed for good: ${why}`);
-      this.#finish(info, why);
+      this.#stop(info, why);
+      return;
+    }
+    if (refresh) {
+      if (proven) this.#attempt = 0; // an expiry, not a refusal: come back at once
+      this.#refresh(info);
+      return;
+    }
+    this.#schedule(info, moved ? " as a new connection (the session was recovered by another connection)" : "");
+  }
+
+  // #refresh answers a 4401 when options.token is set: one more call, and
+  // one more attempt if it gives a token other than the refused one.
+  async #refresh(info) {
+    const what = `authentication failed or expired${info.reason ? ` (${info.reason.slice(0, 123)})` : ""}`;
+    if (this.#authRetried) {
+      this.#stop(info, `${what}, again with a fresh token`);
+      return;
+    }
+    this.#authRetried = true;
+    this.#state = "reconnecting"; // sends queue while the token comes
+    let fresh;
+    try {
+      fresh = await this.#callToken();
+    } catch (err) {
+      if (this.#state !== "reconnecting") return; // closed meanwhile
+      // A failed refresh may be passing (the token endpoint is down): the
+      // next attempt calls the function again, after the backoff.
+      this.#fire("error", new RushwsError("connect_failed", `rushws: options.token failed: ${err && err.message ? err.message : err}`));
+      if (this.#state === "reconnecting") this.#schedule(info, ` (${what}; options.token failed)`);
+      return;
+    }
+    if (this.#state !== "reconnecting") return; // closed meanwhile
+    if (fresh === null) {
+      this.#stop(info, `${what}, and options.token returned no token`);
+      return;
+    }
+    if (fresh === this.#lastToken) {
+      this.#stop(info, `${what}, and options.token returned the same token`);
+      return;
+    }
+    this.#prefetched = fresh;
+    this.#schedule(info, ` with a fresh token (${what})`);
+  }
+
+  // #schedule reconnects after the backoff, unless the attempts are used up.
+  #schedule(info, note) {
+    const n = this.#failedConnects;
+    let why = "";
+    if (this.#attempt >= this.#opts.maxAttempts) {
+      why = `gave up after ${this.#attempt} attempts`;
+    } else if (n >= this.#opts.maxConnectFailures) {
+      why = `gave up after ${n} attempts in a row failed before the connection opened`;
+      this.#fire(
+        "error",
+        new RushwsError(
+          "connect_failed",
+          `rushws: ${n} connection attempts in a row failed before the connection opened: the server refused the handshake ` +
+            "(a browser cannot tell why: a refused token on a route that does not close with 4401, a refused Origin, " +
+            "no subprotocol in common) or could not be reached",
+        ),
+      );
+      if (this.#state === "closed") return; // a listener closed the client
+    }
+    if (why) {
+      this.#prefetched = undefined;
+      this.#stop(info, why);
       return;
     }
     this.#attempt++;
     const delay = backoffDelay(this.#attempt, this.#opts.initialDelay, this.#opts.maxDelay, this.#opts.random);
     this.#state = "reconnecting";
-    const as = moved ? " as a new connection (the session was recovered by another connection)" : "";
-    this.#fire("close", { ...info, willReconnect: true, delay, attempt: this.#attempt, why: `reconnecting in ${delay} ms${as}` });
+    this.#fire("close", { ...info, willReconnect: true, delay, attempt: this.#attempt, why: `reconnecting in ${delay} ms${note}` });
     if (this.#state !== "reconnecting") return; // a listener closed the client
     this.#retryTimer = setTimeout(() => this.#dial(), delay);
+  }
+
+  // #stop closes the client for good after a close it will not retry.
+  #stop(info, why) {
+    this.#failQueue("closed", `rushws: connection closed for good: ${why}`);
+    this.#finish(info, why);
   }
 
   #finish(info, why) {
@@ -564,6 +740,10 @@ export class Client {
 
   // #deliver hands one message to listeners, after taking its positions.
   #deliver(ws, raw, msg) {
+    // A message from the route (not the session message, which a server
+    // may send before it closes a refused connection): this connection was
+    // authenticated.
+    this.#proven = true;
     if (msg === null) {
       this.#fire("message", raw);
       return;
@@ -722,6 +902,15 @@ function cleanPositions(positions) {
     if (stream !== "__proto__" && typeof p === "string" && POSITION.test(p)) out[stream] = p;
   }
   return out;
+}
+
+// withQuery adds name=value to url's query, before any fragment.
+function withQuery(url, name, value) {
+  const hash = url.indexOf("#");
+  const base = hash >= 0 ? url.slice(0, hash) : url;
+  const fragment = hash >= 0 ? url.slice(hash) : "";
+  const sep = !base.includes("?") ? "?" : base.endsWith("?") || base.endsWith("&") ? "" : "&";
+  return `${base}${sep}${encodeURIComponent(name)}=${encodeURIComponent(value)}${fragment}`;
 }
 
 // withRecoverParam adds rushws_recover=1 to url's query.

@@ -26,6 +26,17 @@
 //	                   connection recovered; "echo", and "say" (relayed to
 //	                   the room as "said"; the ack reply is true). Its
 //	                   first message is the session message, not welcome
+//	GET /ws/auth/users as /ws/auth, but a removed user is closed with 4401
+//	                   "user removed"; attempts counted per ?client=
+//	GET /ws/auth/strict  as /ws behind middleware.JWT without
+//	                   CloseOnFailure: 401 before the upgrade (a browser sees
+//	                   1006); attempts counted per ?client=
+//	POST /users/remove ?sub=name: close that user's connections with 4401
+//	                   "user removed" and refuse it on /ws/auth/users from
+//	                   now on (GET /token still issues its tokens)
+//	GET /api/attempts  ?client=name: {"attempts":n}, its handshakes on the
+//	                   counting routes
+//	GET /auth.html     an empty page for the Chromium auth tests
 //	GET /token         ?sub=name&ttl=2s: a token for /ws/auth
 //	GET /api/ws/stats  the hub's counters
 //	GET /api/ws/recovery/stats  the recovery hub's counters
@@ -37,6 +48,7 @@
 //
 // # Concurrency
 //
-// The handlers run on the hub's goroutines as core documents; the program
-// keeps no state of its own.
+// The handlers run on the hub's goroutines as core documents; the only
+// state of the program's own, the removed users and the attempt counts,
+// sits under one mutex.
 package main

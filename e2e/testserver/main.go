@@ -23,7 +23,7 @@ import (
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "address to listen on")
-	key := flag.String("jwt-key", "e2e-test-key-not-secret", "HS256 key for /ws/auth and /token")
+	key := flag.String("jwt-key", "e2e-test-key-not-secret-32-bytes!", "HS256 key for /ws/auth and /token (32 bytes or more)")
 	flag.Parse()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if err := run(*addr, []byte(*key), logger); err != nil {
@@ -102,6 +102,21 @@ func newServer(key []byte, logger *slog.Logger) (http.Handler, *hubs, error) {
 	mux.Handle("GET /ws/strict", hub.Handler(strict))
 	mux.Handle("GET /ws/auth", hub.Handler(full, auth))
 	mux.Handle("GET /api/ws/stats", core.StatsHandler(hub))
+	// The JS client's token refresh and give-up tests: removable users,
+	// handshake attempts counted per ?client=, and a route that refuses
+	// with 401 before the upgrade (a browser sees only 1006).
+	strictAuth, err := middleware.JWT(middleware.JWTConfig{SigningKey: key})
+	if err != nil {
+		_ = hub.Close()
+		_ = rec.Close()
+		return nil, nil, err
+	}
+	u := newUsers(hub)
+	mux.Handle("GET /ws/auth/users", hub.Handler(full, u.count, auth, u.known))
+	mux.Handle("GET /ws/auth/strict", hub.Handler(full, u.count, strictAuth))
+	mux.HandleFunc("POST /users/remove", u.remove)
+	mux.HandleFunc("GET /api/attempts", u.attemptsOf)
+	mux.HandleFunc("GET /auth.html", servePage)
 	mux.Handle("GET /rushws.js", client.Handler())
 	mux.HandleFunc("GET /token", func(w http.ResponseWriter, r *http.Request) {
 		ttl, err := time.ParseDuration(r.URL.Query().Get("ttl"))
