@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -123,7 +124,8 @@ func newServer(key []byte, logger *slog.Logger) (http.Handler, *hubs, error) {
 		if err != nil {
 			ttl = time.Minute
 		}
-		claims := jwt.MapClaims{"sub": r.URL.Query().Get("sub"), "exp": time.Now().Add(ttl).Unix()}
+		// A jti of its own: two tokens issued in the same second differ.
+		claims := jwt.MapClaims{"sub": r.URL.Query().Get("sub"), "exp": time.Now().Add(ttl).Unix(), "jti": rand.Text()}
 		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(key)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
