@@ -581,7 +581,7 @@ export class Client {
   async #refresh(info) {
     const what = `authentication failed or expired${info.reason ? ` (${info.reason.slice(0, 123)})` : ""}`;
     if (this.#authRetried) {
-      this.#stop(info, `${what}, again with a fresh token`);
+      this.#stop(info, `${what}: refused again with a fresh token`);
       return;
     }
     this.#authRetried = true;

@@ -93,6 +93,7 @@ if RUSHWS_E2E_SERVER="$tmp/testserver" node --test --test-timeout=60000 e2e/node
 else
 	failed+=("node --test")
 fi
+echo "=== client auth in Chromium (e2e/auth.mjs: token refresh, removed user, refused handshakes)"; if TESTSERVER_BIN="$tmp/testserver" node e2e/auth.mjs; then echo "ok   auth"; else failed+=("auth"); fi
 
 for app in echo-chat gin-chat echo5-chat; do
 	echo "=== $app in Chromium"
