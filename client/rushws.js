@@ -274,7 +274,9 @@ export class Client {
    * is sent as an error. Lifecycle events: "open" ({reconnected, attempt,
    * protocol, recovered, missed, reason}: see the file comment for when it
    * fires), "reconnect" ({attempt}), "close" ({code, reason, wasClean,
-   * willReconnect, delay, attempt, why}), "error" (a RushwsError) and
+   * willReconnect, delay, attempt, why, and status: the HTTP status of a
+   * handshake refused before the upgrade, where the implementation reports
+   * it, as Node's ws package does)}), "error" (a RushwsError) and
    * "message" (frames that are not events, and events nobody listens to).
    * "session" and "recover" are the recovery's own and never reach
    * listeners.
@@ -579,7 +581,8 @@ export class Client {
   // #refresh answers a 4401 when options.token is set: one more call, and
   // one more attempt if it gives a token other than the refused one.
   async #refresh(info) {
-    const what = `authentication failed or expired${info.reason ? ` (${info.reason.slice(0, 123)})` : ""}`;
+    const detail = info.reason ? info.reason.slice(0, 123) : info.status ? `HTTP ${info.status} at the handshake` : "";
+    const what = `authentication failed or expired${detail ? ` (${detail})` : ""}`;
     if (this.#authRetried) {
       this.#stop(info, `${what}: refused again with a fresh token`);
       return;
@@ -594,7 +597,7 @@ export class Client {
       // A failed refresh may be passing (the token endpoint is down): the
       // next attempt calls the function again, after the backoff.
       this.#fire("error", new RushwsError("connect_failed", `rushws: options.token failed: ${err && err.message ? err.message : err}`));
-      if (this.#state === "reconnecting") this.#schedule(info, ` (${what}; options.token failed)`);
+      if (this.#state === "reconnecting") this.#schedule(info, `, since ${what} and options.token failed`);
       return;
     }
     if (this.#state !== "reconnecting") return; // closed meanwhile
@@ -607,7 +610,7 @@ export class Client {
       return;
     }
     this.#prefetched = fresh;
-    this.#schedule(info, ` with a fresh token (${what})`);
+    this.#schedule(info, ` with a fresh token, since ${what}`);
   }
 
   // #schedule reconnects after the backoff, unless the attempts are used up.

@@ -79,6 +79,22 @@ ws.on("question", (q: string) => q.length);
 // @ts-expect-error: Message has no field "body"
 ws.on("chat", (m) => m.body);
 
+// A token fetched before every connection attempt, offered as
+// "bearer.<token>"; the client stops after refused handshakes.
+const authed = connect("wss://example.com/ws", {
+  protocols: ["demo.v1"],
+  token: async () => (await fetch("/api/ws-token")).text(),
+  maxConnectFailures: 10,
+});
+authed.on("close", (info) => {
+  if (!info.willReconnect && (info.code === 4401 || info.status === 401)) console.log(`sign in again: ${info.reason}`);
+});
+connect("ws://localhost:8080/ws", { token: () => null, tokenQuery: "token" });
+// @ts-expect-error: the token is a function that returns it, not the token
+connect("ws://localhost:8080/ws", { token: "abc" });
+// @ts-expect-error: a token function returns a string (or null), not a number
+connect("ws://localhost:8080/ws", { token: () => 42 });
+
 // Untyped use works too.
 const loose = connect("ws://localhost:8080/ws");
 loose.emit("anything", { at: 1 });
