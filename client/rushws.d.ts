@@ -78,7 +78,12 @@ export interface WebSocketLike {
 export interface ClientOptions {
   /** The WebSocket implementation. Optional. Default globalThis.WebSocket (required in Node 20: pass the ws package's). */
   WebSocket?: WebSocketConstructor;
-  /** Subprotocols to offer, or a function (possibly async) called before each connection, e.g. ["app.v1", "bearer." + token]. Optional. Default none. */
+  /**
+   * Subprotocols to offer, or a function (possibly async) called before each
+   * connection, e.g. ["app.v1", "bearer." + token]; with options.token, just
+   * the app's own (["app.v1"]), which the hub lists in core.Config.Subprotocols.
+   * Optional. Default none.
+   */
   protocols?: string | string[] | (() => string | string[] | undefined | Promise<string | string[] | undefined>);
   /** Third argument to the WebSocket constructor (the ws package's options: headers, origin ...). Optional. Default none. */
   wsOptions?: object;
