@@ -159,6 +159,36 @@ describe("options.token against the test server", () => {
     c.close();
   });
 
+  test("a reconnect with a fresh token (in the query) recovers the session and what was missed", async () => {
+    const room = `refresh-${Date.now()}`;
+    const other = connect(`${srv.ws}/ws/recovery?room=${room}`, { WebSocket });
+    await next(other, "open");
+    let calls = 0;
+    const c = connect(`${srv.ws}/ws/recovery/auth?room=${room}`, {
+      WebSocket,
+      initialDelay: 50,
+      tokenQuery: "token",
+      token: async () => {
+        // Before the second token: something is said while c is away.
+        if (++calls === 2) assert.equal(await other.emitWithAck("say", "while away"), true);
+        return token(srv.url, "ada", "2s");
+      },
+    });
+    const heard = [];
+    c.on("said", (d) => heard.push(d));
+    assert.equal((await next(c, "open")).recovered, false);
+    assert.equal(await other.emitWithAck("say", "before"), true);
+    const expired = await next(c, "close", 5000);
+    assert.deepEqual([expired.code, expired.reason, expired.willReconnect], [4401, "token expired", true]);
+    const back = await next(c, "open", 5000);
+    assert.equal(back.recovered, true, `not recovered: ${back.reason}`);
+    assert.equal(back.missed, 1);
+    assert.deepEqual(heard, ["before", "while away"]);
+    assert.equal(calls, 2);
+    c.close();
+    other.close();
+  });
+
   test("401 before the upgrade is final without a token function (Node's ws reports the status)", async () => {
     const expired = await token(srv.url, "ada", "-1m");
     const c = connect(`${srv.ws}/ws/auth/strict?client=strict-plain`, { ...opts, protocols: ["e2e.v1", "bearer." + expired] });

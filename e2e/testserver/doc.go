@@ -37,6 +37,8 @@
 //	GET /api/attempts  ?client=name: {"attempts":n}, its handshakes on the
 //	                   counting routes
 //	GET /auth.html     an empty page for the Chromium auth tests
+//	GET /ws/recovery/auth  as /ws/recovery behind middleware.JWT reading
+//	                   ?token= (CloseOnFailure: 4401 with the reason)
 //	GET /token         ?sub=name&ttl=2s: a token for /ws/auth
 //	GET /api/ws/stats  the hub's counters
 //	GET /api/ws/recovery/stats  the recovery hub's counters

@@ -98,6 +98,15 @@ func newServer(key []byte, logger *slog.Logger) (http.Handler, *hubs, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /ws/recovery", rec.Handler(recoverable))
+	// The same behind a JWT read from the query, closing with 4401: a
+	// client that reconnects with a fresh token recovers its session.
+	queryAuth, err := middleware.JWT(middleware.JWTConfig{SigningKey: key, CloseOnFailure: true, TokenLookup: "query:token"})
+	if err != nil {
+		_ = hub.Close()
+		_ = rec.Close()
+		return nil, nil, err
+	}
+	mux.Handle("GET /ws/recovery/auth", rec.Handler(recoverable, queryAuth))
 	mux.Handle("GET /api/ws/recovery/stats", core.StatsHandler(rec))
 	mux.Handle("GET /ws", hub.Handler(full))
 	mux.Handle("GET /ws/strict", hub.Handler(strict))
