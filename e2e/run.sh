@@ -93,6 +93,7 @@ if RUSHWS_E2E_SERVER="$tmp/testserver" node --test --test-timeout=60000 e2e/node
 else
 	failed+=("node --test")
 fi
+if RUSHWS_E2E_SERVER="$tmp/testserver" bash e2e/package.sh; then echo "ok   package"; else failed+=("package (@rushws/client: npm pack, Vite app, Node script, Chromium)"); fi
 
 for app in echo-chat gin-chat echo5-chat; do
 	echo "=== $app in Chromium"
