@@ -12,7 +12,10 @@
 //     its WebSocket, exchanges events with acks both ways and reads the
 //     package's version through "@rushws/client/package.json";
 //   - the built page, in Chromium, does the same with the client bundled
-//     into its own script (it never loads /rushws.js), without errors.
+//     into its own script (it never loads /rushws.js), without errors;
+//   - a page without a build step (public/plain.html), whose import map
+//     sends the bare name "@rushws/client" to the server's /rushws.js,
+//     runs the same import line (docs/client-package.md shows it).
 // It exits 0 when every step passes, 1 with the failing step otherwise.
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -104,10 +107,19 @@ async function main() {
   if (browser.errors.length > 0) throw new Error(`errors in the page:\n    ${browser.errors.join("\n    ")}`);
   log(`the page loaded only its bundle: ${scripts.join(", ")}`);
 
+  step = "a page with an import map, no build step (e2e/vite/public/plain.html)";
+  const p2 = await browser.open("import-map page", server.url + "/app/plain.html");
+  await p2.waitForFunction(() => document.getElementById("result")?.textContent !== "pending");
+  const r2 = (await p2.textContent("#result")) ?? "";
+  if (r2 !== "ok") throw new Error(`the import-map page says ${JSON.stringify(r2)}`);
+  if (!requested.includes("/rushws.js")) throw new Error("the import-map page did not load /rushws.js");
+  if (browser.errors.length > 0) throw new Error(`errors in the page:\n    ${browser.errors.join("\n    ")}`);
+  log('browser: a page whose import map points "@rushws/client" at the server\'s /rushws.js connected and got its ack');
+
   step = "read the server's counters";
   const after = await stats(server.url);
   const accepted = after.accepted - before.accepted;
-  if (accepted !== 2) throw new Error(`the server accepted ${accepted} connections, want 2 (node.mjs and the page)`);
+  if (accepted !== 3) throw new Error(`the server accepted ${accepted} connections, want 3 (node.mjs and the two pages)`);
 }
 
 try {

@@ -17,7 +17,8 @@
 #   5. e2e/package.mjs: the test server serves the build under /app/ and
 #      its own /rushws.js; the served file equals the installed one; a Node
 #      ESM script (e2e/vite/node.mjs) and the built page in Chromium each
-#      connect and exchange events with acks both ways.
+#      connect and exchange events with acks both ways; a page without a
+#      build step (public/plain.html, an import map to /rushws.js) too.
 # It fails, never skips, when a step cannot run.
 set -euo pipefail
 
