@@ -27,6 +27,16 @@
 // the wire messages. rushws.d.ts types it for TypeScript editors;
 // [TypesHandler] serves it.
 //
+// # The npm package
+//
+// A frontend built with a bundler installs the same two files from npm
+// instead (npm install @rushws/client; import { connect } from
+// "@rushws/client"). client/package.json describes that package; its
+// version is [PackageVersion], the version of the Go module release
+// without the "v", so a server built with rushws vX.Y.Z and a frontend on
+// @rushws/client X.Y.Z run the same client. docs/client-package.md in the
+// repository has the details.
+//
 // # Caching
 //
 // Responses carry a strong ETag made from the file's SHA-256, so browsers

@@ -94,6 +94,7 @@ else
 	failed+=("node --test")
 fi
 echo "=== client auth in Chromium (e2e/auth.mjs: token refresh, removed user, refused handshakes)"; if TESTSERVER_BIN="$tmp/testserver" node e2e/auth.mjs; then echo "ok   auth"; else failed+=("auth"); fi
+if RUSHWS_E2E_SERVER="$tmp/testserver" bash e2e/package.sh; then echo "ok   package"; else failed+=("package (@rushws/client: npm pack, Vite app, Node script, Chromium)"); fi
 
 for app in echo-chat gin-chat echo5-chat; do
 	echo "=== $app in Chromium"

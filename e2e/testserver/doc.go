@@ -43,6 +43,8 @@
 //	GET /api/ws/stats  the hub's counters
 //	GET /api/ws/recovery/stats  the recovery hub's counters
 //	GET /rushws.js     the JS client (package client)
+//	GET /app/          with -app-dir DIR: the files in DIR (a built
+//	                   frontend; e2e/package.sh serves e2e/vite's build)
 //
 // Every connection of the main hub gets {"event":"welcome","data":{"id":...}} first. The
 // hub negotiates the subprotocol "e2e.v1" and reads at most 64 KiB per

@@ -128,6 +128,7 @@ func newServer(key []byte, logger *slog.Logger) (http.Handler, *hubs, error) {
 	mux.HandleFunc("GET /api/attempts", u.attemptsOf)
 	mux.HandleFunc("GET /auth.html", servePage)
 	mux.Handle("GET /rushws.js", client.Handler())
+	mountApp(mux, *appDir)
 	mux.HandleFunc("GET /token", func(w http.ResponseWriter, r *http.Request) {
 		ttl, err := time.ParseDuration(r.URL.Query().Get("ttl"))
 		if err != nil {
@@ -260,4 +261,18 @@ func full(c *core.Conn) error {
 		welcome["sub"], _ = tok.Claims.GetSubject()
 	}
 	return c.Emit("welcome", welcome)
+}
+
+// appDir names a built frontend (e2e/package.sh builds e2e/vite, which
+// bundles the packed @rushws/client, into one) that the server serves
+// under /app/, so the page and the hub share an origin and the hub's
+// same-origin check lets the page connect.
+var appDir = flag.String("app-dir", "", "serve the files of this directory under /app/ (a built frontend); none if empty")
+
+// mountApp serves dir under /app/ when dir is not empty.
+func mountApp(mux *http.ServeMux, dir string) {
+	if dir == "" {
+		return
+	}
+	mux.Handle("GET /app/", http.StripPrefix("/app/", http.FileServerFS(os.DirFS(dir))))
 }
