@@ -6,6 +6,7 @@ import (
 	"go/constant"
 	"go/token"
 	"go/types"
+	"path/filepath"
 	"strings"
 
 	"golang.org/x/tools/go/packages"
@@ -59,7 +60,8 @@ func load(dir string, patterns []string) ([]*packages.Package, error) {
 
 // findProtocols returns the protocols declared in pkg: package-level
 // variables of type *protocol.Protocol initialised with protocol.New.
-func findProtocols(pkg *packages.Package) ([]protocolDecl, error) {
+// Positions in errors are relative to dir when they are inside it.
+func findProtocols(pkg *packages.Package, dir string) ([]protocolDecl, error) {
 	inits := map[types.Object]ast.Expr{} // package-level variables and their initial values
 	type spec struct {
 		obj  types.Object
@@ -95,6 +97,9 @@ func findProtocols(pkg *packages.Package) ([]protocolDecl, error) {
 			continue
 		}
 		pos := pkg.Fset.Position(s.obj.Pos())
+		if rel, err := filepath.Rel(dir, pos.Filename); err == nil && !strings.HasPrefix(rel, "..") {
+			pos.Filename = rel
+		}
 		where := fmt.Sprintf("%s: var %s", pos, s.obj.Name())
 		call, ok := unparen(s.expr).(*ast.CallExpr)
 		if !ok || !isFunc(pkg.TypesInfo, call.Fun, "New") {

@@ -83,7 +83,11 @@ default to ".", the package of a go:generate line:
 // generateFor loads the packages and generates the TypeScript of their
 // protocols (only the one named only, when set).
 func generateFor(dir string, patterns []string, only string) (string, error) {
-	pkgs, err := load(dir, patterns)
+	absDir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	pkgs, err := load(absDir, patterns)
 	if err != nil {
 		return "", err
 	}
@@ -94,7 +98,7 @@ func generateFor(dir string, patterns []string, only string) (string, error) {
 	var paths []string
 	for _, p := range pkgs {
 		paths = append(paths, p.PkgPath)
-		found, err := findProtocols(p)
+		found, err := findProtocols(p, absDir)
 		if err != nil {
 			return "", err
 		}

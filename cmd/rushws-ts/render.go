@@ -183,13 +183,15 @@ func exportName(s string) string {
 	return string(unicode.ToUpper(r)) + s[n:]
 }
 
-// collectDocs maps the type names and struct fields declared in pkgs to
-// their doc comments, which the generated declarations carry.
+// collectDocs maps the type names and struct fields declared in pkgs (the
+// packages named on the command line, not their imports, whose syntax is
+// not loaded) to their doc comments, which the generated declarations
+// carry.
 func collectDocs(pkgs []*packages.Package) map[types.Object]string {
 	docs := map[types.Object]string{}
-	packages.Visit(pkgs, nil, func(p *packages.Package) {
+	for _, p := range pkgs {
 		if p.TypesInfo == nil {
-			return
+			continue
 		}
 		for _, f := range p.Syntax {
 			ast.Inspect(f, func(n ast.Node) bool {
@@ -225,6 +227,6 @@ func collectDocs(pkgs []*packages.Package) map[types.Object]string {
 				return true
 			})
 		}
-	})
+	}
 	return docs
 }

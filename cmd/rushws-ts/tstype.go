@@ -106,14 +106,18 @@ func (cv *converter) convert(t types.Type, addr bool, path string) (tsType, erro
 	if _, isIface := t.Underlying().(*types.Interface); isIface {
 		return tsType{ts: "unknown"}, nil
 	}
+	if p, ok := t.(*types.Pointer); ok {
+		// nil is null; otherwise the value it points to, addressable.
+		el, err := cv.convert(p.Elem(), true, path)
+		el.null = true
+		return el, err
+	}
 	if implements(t, marshalerIface, addr) {
 		return tsType{ts: "unknown"}, nil // its MarshalJSON decides
 	}
 	if implements(t, textMarshalerIface, addr) {
-		if _, isPtr := t.Underlying().(*types.Pointer); isPtr {
-			return tsType{ts: "string", null: true}, nil
-		}
-		return tsType{ts: "string"}, nil
+		_, isPtr := t.Underlying().(*types.Pointer) // a named pointer type
+		return tsType{ts: "string", null: isPtr}, nil
 	}
 	if n, ok := t.(*types.Named); ok && n.Obj().Pkg() != nil {
 		if n.TypeArgs().Len() == 0 {
@@ -121,7 +125,7 @@ func (cv *converter) convert(t types.Type, addr bool, path string) (tsType, erro
 		}
 		// A generic instance is written out in place.
 		if cv.inlines[n] {
-			return tsType{}, fmt.Errorf("%s: the generic type %s refers to itself; declare a non-generic type for it", path, n)
+			return tsType{}, fmt.Errorf("%s: the generic type %s refers to itself; declare a non-generic type for it", path, typeString(n))
 		}
 		cv.inlines[n] = true
 		defer delete(cv.inlines, n)
@@ -170,7 +174,7 @@ func (cv *converter) structural(u types.Type, addr bool, path string) (tsType, e
 	case *types.Interface:
 		return tsType{ts: "unknown"}, nil
 	}
-	return tsType{}, fmt.Errorf("%s: %s cannot be encoded as JSON (encoding/json fails on it at run time); change its type, or leave the field out with the tag json:\"-\"", path, u)
+	return tsType{}, fmt.Errorf("%s: %s cannot be encoded as JSON (encoding/json fails on it at run time); change its type, or leave the field out with the tag json:\"-\"", path, typeString(u))
 }
 
 // isBytes reports whether a slice of el encodes as base64: el is a byte
@@ -211,7 +215,7 @@ func (cv *converter) mapKey(k types.Type, path string) (string, error) {
 	if b, ok := k.Underlying().(*types.Basic); ok && b.Info()&types.IsInteger != 0 {
 		return "string", nil
 	}
-	return "", fmt.Errorf("%s: a map key of type %s cannot be encoded as JSON (encoding/json takes string kinds, integers and encoding.TextMarshaler keys)", path, k)
+	return "", fmt.Errorf("%s: a map key of type %s cannot be encoded as JSON (encoding/json takes string kinds, integers and encoding.TextMarshaler keys)", path, typeString(k))
 }
 
 // ref returns a reference to the declaration made for the named type n.
@@ -224,7 +228,7 @@ func (cv *converter) ref(n *types.Named, addr bool, path string) (tsType, error)
 	}
 	key := declKey{obj, addr}
 	if d, ok := cv.byKey[key]; ok {
-		return tsType{ts: placeholder(d.id), null: nullable(n)}, nil
+		return tsType{ts: placeholder(d.id), null: nilable(n)}, nil
 	}
 	d := &typeDecl{obj: obj, addr: addr, id: len(cv.decls), doc: cv.docs[obj]}
 	cv.decls = append(cv.decls, d)
@@ -284,17 +288,12 @@ func addrSensitive(t types.Type, seen map[types.Type]bool) bool {
 	return false
 }
 
-// nullable reports whether a value of named type n can encode as null.
-func nullable(n *types.Named) bool {
-	switch u := n.Underlying().(type) {
-	case *types.Pointer, *types.Map:
+// nilable reports whether a value of named type n can be nil and so
+// encode as null.
+func nilable(n *types.Named) bool {
+	switch n.Underlying().(type) {
+	case *types.Pointer, *types.Map, *types.Slice, *types.Interface:
 		return true
-	case *types.Slice:
-		return true
-	case *types.Interface:
-		return true
-	default:
-		_ = u
 	}
 	return false
 }
@@ -355,6 +354,7 @@ type jsonField struct {
 	omitEmpty bool
 	omitZero  bool
 	quoted    bool
+	viaPtr    bool // promoted through an embedded pointer: left out when it is nil
 }
 
 // jsonFields lists the fields encoding/json writes for struct st, with its
@@ -363,9 +363,10 @@ type jsonField struct {
 // fields share that depth and taggedness, when both are dropped.
 func jsonFields(st *types.Struct) []jsonField {
 	type level struct {
-		st    *types.Struct
-		key   string
-		index []int
+		st     *types.Struct
+		key    string
+		index  []int
+		viaPtr bool
 	}
 	var fields []jsonField
 	current := []level{}
@@ -403,7 +404,8 @@ func jsonFields(st *types.Struct) []jsonField {
 				}
 				index := append(append([]int(nil), f.index...), i)
 				ft := types.Unalias(sf.Type())
-				if p, ok := ft.(*types.Pointer); ok {
+				p, isPtr := ft.(*types.Pointer)
+				if isPtr {
 					ft = types.Unalias(p.Elem())
 				}
 				quoted := false
@@ -419,7 +421,7 @@ func jsonFields(st *types.Struct) []jsonField {
 						name = sf.Name()
 					}
 					fields = append(fields, jsonField{name: name, tagged: tagged, index: index, v: sf,
-						omitEmpty: hasOpt(opts, "omitempty"), omitZero: hasOpt(opts, "omitzero"), quoted: quoted})
+						omitEmpty: hasOpt(opts, "omitempty"), omitZero: hasOpt(opts, "omitzero"), quoted: quoted, viaPtr: f.viaPtr})
 					if count[f.key] > 1 {
 						// Two embedded structs of the same type at this depth:
 						// their fields annihilate each other.
@@ -430,7 +432,7 @@ func jsonFields(st *types.Struct) []jsonField {
 				key := types.TypeString(ft, nil)
 				nextCount[key]++
 				if nextCount[key] == 1 {
-					next = append(next, level{st: ftStruct, key: key, index: index})
+					next = append(next, level{st: ftStruct, key: key, index: index, viaPtr: f.viaPtr || isPtr})
 				}
 			}
 		}
@@ -537,6 +539,7 @@ func (cv *converter) fields(st *types.Struct, addr bool, path string) (string, e
 			// A nil value is zero and empty: it is left out, never null.
 			t.null = false
 		}
+		optional = optional || f.viaPtr
 		if doc := cv.docs[f.v]; doc != "" {
 			b.WriteString(docComment(doc, "  "))
 		}
@@ -577,6 +580,11 @@ func jsString(s string) string {
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(s) // a string always encodes
 	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// typeString writes t with package names, not paths, as Go code does.
+func typeString(t types.Type) string {
+	return types.TypeString(t, func(p *types.Package) string { return p.Name() })
 }
 
 func placeholder(id int) string { return "\x00" + strconv.Itoa(id) + "\x00" }
