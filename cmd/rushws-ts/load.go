@@ -106,7 +106,7 @@ func findProtocols(pkg *packages.Package, dir string) ([]protocolDecl, error) {
 			return nil, fmt.Errorf("%s: initialise it with protocol.New(name, events...) so that the generator can read it", where)
 		}
 		if call.Ellipsis.IsValid() {
-			return nil, fmt.Errorf("%s: list the events as arguments of protocol.New, not as a slice with ...", where)
+			return nil, fmt.Errorf("%s: list the events as arguments of protocol.New, not as a slice with an ellipsis", where)
 		}
 		if len(call.Args) == 0 {
 			return nil, fmt.Errorf("%s: protocol.New needs a name", where)

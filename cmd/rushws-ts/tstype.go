@@ -33,7 +33,6 @@ type typeDecl struct {
 	obj  *types.TypeName
 	addr bool   // made for an addressable value (pointer-receiver marshalers apply)
 	id   int    // placeholder id in rendered text
-	name string // final TypeScript name
 	body string // "interface {...}" body or a type expression
 	iface bool  // body is an interface body
 	doc  string
@@ -369,9 +368,10 @@ func jsonFields(st *types.Struct) []jsonField {
 		viaPtr bool
 	}
 	var fields []jsonField
-	current := []level{}
+	var current []level
 	next := []level{{st: st, key: "<root>"}}
-	count, nextCount := map[string]int{}, map[string]int{}
+	var count map[string]int
+	nextCount := map[string]int{}
 	visited := map[string]bool{}
 	for len(next) > 0 {
 		current, next = next, nil
