@@ -91,4 +91,3 @@ func ExampleServerEvent_Encode() {
 	fmt.Println(string(b))
 	// Output: {"event":"said","data":{"text":"hello"}}
 }
-

@@ -73,6 +73,10 @@ default to ".", the package of a go:generate line:
 		}
 		return 0
 	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		fmt.Fprintf(stderr, "rushws-ts: %v\n", err)
+		return 1
+	}
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		fmt.Fprintf(stderr, "rushws-ts: %v\n", err)
 		return 1

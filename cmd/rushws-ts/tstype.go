@@ -30,12 +30,12 @@ func (t tsType) String() string {
 // typeDecl is one exported TypeScript declaration made from a Go named
 // type.
 type typeDecl struct {
-	obj  *types.TypeName
-	addr bool   // made for an addressable value (pointer-receiver marshalers apply)
-	id   int    // placeholder id in rendered text
-	body string // "interface {...}" body or a type expression
-	iface bool  // body is an interface body
-	doc  string
+	obj   *types.TypeName
+	addr  bool   // made for an addressable value (pointer-receiver marshalers apply)
+	id    int    // placeholder id in rendered text
+	body  string // "interface {...}" body or a type expression
+	iface bool   // body is an interface body
+	doc   string
 }
 
 // converter maps Go types to TypeScript following encoding/json.
