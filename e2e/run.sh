@@ -81,6 +81,7 @@ else
 	failed+=("tsc")
 fi
 
+echo "=== typed protocol: rushws-ts output checked by tsc (e2e/typed/run.sh)"; if bash e2e/typed/run.sh; then echo "ok   typed"; else failed+=("typed"); fi
 echo "=== build the test server, the chat examples and the demo"
 go build -o "$tmp/testserver" ./e2e/testserver
 for app in echo-chat gin-chat echo5-chat demo cluster; do

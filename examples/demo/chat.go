@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -11,44 +10,11 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/rushws/rushws/core"
+	"github.com/rushws/rushws/protocol"
 )
 
 // maxTextRunes is the longest chat message, in runes.
 const maxTextRunes = 500
-
-// hello is emitted to each connection first: who the server thinks it is.
-type hello struct {
-	ID   string `json:"id"`
-	Name string `json:"name,omitempty"` // empty for anonymous connections
-}
-
-// presence is the data of "joined" and "left".
-type presence struct {
-	Name    string `json:"name"`
-	Room    string `json:"room"`
-	Members int    `json:"members"`
-}
-
-// joinReply is the ack reply to "join".
-type joinReply struct {
-	Room    string   `json:"room"`
-	Members []string `json:"members"`
-}
-
-// message is the data of a relayed "chat".
-type message struct {
-	Name string    `json:"name"`
-	Room string    `json:"room"`
-	Text string    `json:"text"`
-	At   time.Time `json:"at"`
-}
-
-// typing is the data of a relayed "typing".
-type typing struct {
-	Name   string `json:"name"`
-	Room   string `json:"room"`
-	Typing bool   `json:"typing"`
-}
 
 // session is one connection's chat state; its handlers run one at a time
 // on the connection's read goroutine, and OnClose runs there too, but the
@@ -80,71 +46,57 @@ func chat(c *core.Conn) error {
 			s.room = rooms[0]
 		}
 	}
-	handlers := map[string]core.EventFunc{
-		"echo": func(_ *core.Conn, data json.RawMessage) (any, error) { return data, nil },
-		"join": func(c *core.Conn, data json.RawMessage) (any, error) {
-			if s.name == "" {
-				return nil, core.NewEventError(core.CodeForbidden, "sign in to chat")
-			}
-			var req struct {
-				Room string `json:"room"`
-			}
-			if err := json.Unmarshal(data, &req); err != nil || !validRoom(req.Room) {
-				return nil, core.NewEventError(core.CodeBadRequest, "room must be 1 to 32 printable characters")
-			}
-			return s.join(c, strings.TrimSpace(req.Room))
-		},
-		"chat": func(c *core.Conn, data json.RawMessage) (any, error) {
-			room, err := s.inRoom()
-			if err != nil {
-				return nil, err
-			}
-			var req struct {
-				Text string `json:"text"`
-			}
-			if err := json.Unmarshal(data, &req); err != nil {
-				return nil, core.NewEventError(core.CodeBadRequest, `data must be {"text":"..."}`)
-			}
-			text := strings.TrimSpace(req.Text)
-			if n := utf8.RuneCountInString(text); n == 0 || n > maxTextRunes {
-				return nil, core.NewEventError(core.CodeBadRequest, fmt.Sprintf("text must be 1 to %d characters", maxTextRunes))
-			}
-			_, err = c.Hub().To(room).Emit("chat", message{Name: s.name, Room: room, Text: text, At: time.Now().UTC()})
-			return map[string]bool{"ok": err == nil}, err
-		},
-		"typing": func(c *core.Conn, data json.RawMessage) (any, error) {
-			room, err := s.inRoom()
-			if err != nil {
-				return nil, err
-			}
-			var req struct {
-				Typing bool `json:"typing"`
-			}
-			if err := json.Unmarshal(data, &req); err != nil {
-				return nil, core.NewEventError(core.CodeBadRequest, `data must be {"typing":true|false}`)
-			}
-			// Volatile: a typing indicator is for who is here now, never replayed.
-			_, err = c.To(room).Volatile().Emit("typing", typing{Name: s.name, Room: room, Typing: req.Typing})
-			return nil, err
-		},
+	if err := EchoEvent.Handle(c, func(_ *core.Conn, text string) (string, error) { return text, nil }); err != nil {
+		return err
 	}
-	for name, fn := range handlers {
-		if err := c.On(name, fn); err != nil {
-			return err
+	if err := JoinEvent.Handle(c, func(c *core.Conn, req JoinIn) (JoinAck, error) {
+		if s.name == "" {
+			return JoinAck{}, core.NewEventError(core.CodeForbidden, "sign in to chat")
 		}
+		if !validRoom(req.Room) {
+			return JoinAck{}, core.NewEventError(core.CodeBadRequest, "room must be 1 to 32 printable characters")
+		}
+		return s.join(c, strings.TrimSpace(req.Room))
+	}); err != nil {
+		return err
+	}
+	if err := ChatEvent.Handle(c, func(c *core.Conn, req ChatIn) (ChatAck, error) {
+		room, err := s.inRoom()
+		if err != nil {
+			return ChatAck{}, err
+		}
+		text := strings.TrimSpace(req.Text)
+		if n := utf8.RuneCountInString(text); n == 0 || n > maxTextRunes {
+			return ChatAck{}, core.NewEventError(core.CodeBadRequest, fmt.Sprintf("text must be 1 to %d characters", maxTextRunes))
+		}
+		_, err = SaidEvent.EmitTo(c.Hub().To(room), Message{Name: s.name, Room: room, Text: text, At: time.Now().UTC()})
+		return ChatAck{OK: err == nil}, err
+	}); err != nil {
+		return err
+	}
+	if err := TypingEvent.Handle(c, func(c *core.Conn, req TypingIn) (protocol.NoReply, error) {
+		room, err := s.inRoom()
+		if err != nil {
+			return protocol.NoReply{}, err
+		}
+		// Volatile: a typing indicator is for who is here now, never replayed.
+		_, err = TypingShownEvent.EmitTo(c.To(room).Volatile(), Typing{Name: s.name, Room: room, Typing: req.Typing})
+		return protocol.NoReply{}, err
+	}); err != nil {
+		return err
 	}
 	c.OnClose(func(c *core.Conn, _ int, _ string) {
 		if room := s.current(); room != "" {
 			// Fails harmlessly with ErrHubClosed during shutdown.
 			// c.To excludes this connection: a page that recovers is not
 			// replayed its own leaving.
-			_, _ = c.To(room).Emit("left", presence{Name: s.name, Room: room, Members: members(c.Hub(), room)})
+			_, _ = LeftEvent.EmitTo(c.To(room), Presence{Name: s.name, Room: room, Members: members(c.Hub(), room)})
 		}
 	})
 	if c.Recovered() {
 		return nil
 	}
-	return c.Emit("hello", hello{ID: c.ID(), Name: s.name})
+	return HelloEvent.Emit(c, Hello{ID: c.ID(), Name: s.name})
 }
 
 // inRoom returns the session's room, or the error a client sees when it
@@ -162,7 +114,7 @@ func (s *session) inRoom() (string, error) {
 
 // join moves the connection to room (one room at a time), announcing the
 // move to both rooms, and returns who is there.
-func (s *session) join(c *core.Conn, room string) (any, error) {
+func (s *session) join(c *core.Conn, room string) (JoinAck, error) {
 	s.mu.Lock()
 	old := s.room
 	s.room = room
@@ -170,18 +122,18 @@ func (s *session) join(c *core.Conn, room string) (any, error) {
 	hub := c.Hub()
 	if old != "" && old != room {
 		c.Leave(old)
-		_, _ = hub.To(old).Emit("left", presence{Name: s.name, Room: old, Members: members(hub, old)})
+		_, _ = LeftEvent.EmitTo(hub.To(old), Presence{Name: s.name, Room: old, Members: members(hub, old)})
 	}
 	if old != room {
 		if err := c.Join(room); err != nil {
 			s.mu.Lock()
 			s.room = ""
 			s.mu.Unlock()
-			return nil, core.NewEventError(core.CodeBadRequest, "cannot join "+fmt.Sprintf("%q", room))
+			return JoinAck{}, core.NewEventError(core.CodeBadRequest, "cannot join "+fmt.Sprintf("%q", room))
 		}
-		_, _ = hub.To(room).Emit("joined", presence{Name: s.name, Room: room, Members: members(hub, room)})
+		_, _ = JoinedEvent.EmitTo(hub.To(room), Presence{Name: s.name, Room: room, Members: members(hub, room)})
 	}
-	return joinReply{Room: room, Members: names(hub, room)}, nil
+	return JoinAck{Room: room, Members: names(hub, room)}, nil
 }
 
 // validRoom reports whether room is 1 to 32 printable runes (after

@@ -33,6 +33,12 @@
 //	GET  /api/ws/stats   the hub's counters, polled by the stats panel
 //	GET  /api/ws/rooms   the rooms and their member counts
 //
+// The protocol is declared once, in Go, in protocol.go (package
+// github.com/rushws/rushws/protocol): the handlers in chat.go are
+// registered from it, and go generate writes static/protocol.d.ts from it
+// with cmd/rushws-ts; the page (plain JS, no build step) takes its types
+// from that file through JSDoc, and e2e checks it with tsc --checkJs.
+//
 // Events on /ws: "echo" (anyone; the ack reply is the data), and for
 // signed-in users "join" {"room"} (ack: the room and its members' names),
 // "chat" {"text"} and "typing" {"typing":bool}. The server emits "hello"

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -135,9 +136,9 @@ func TestChat(t *testing.T) {
 	if r.Err != nil || !strings.Contains(string(r.Data), `"ada"`) || !strings.Contains(string(r.Data), `"bob"`) {
 		t.Fatalf("join: %s %+v, want ada and bob", r.Data, r.Err)
 	}
-	var p presence
+	var p Presence
 	ada.ExpectInto("joined", &p)
-	if p != (presence{Name: "bob", Room: "lobby", Members: 2}) {
+	if p != (Presence{Name: "bob", Room: "lobby", Members: 2}) {
 		t.Fatalf("joined = %+v", p)
 	}
 
@@ -151,7 +152,7 @@ func TestChat(t *testing.T) {
 	// A chat reaches the whole room, sender included.
 	bob.Emit("chat", map[string]string{"text": " hi <b>ada</b> "})
 	for _, c := range []*wstest.Client{ada, bob} {
-		var m message
+		var m Message
 		c.ExpectInto("chat", &m)
 		if m.Name != "bob" || m.Text != "hi <b>ada</b>" || m.Room != "lobby" || m.At.IsZero() {
 			t.Fatalf("chat = %+v", m)
@@ -163,7 +164,7 @@ func TestChat(t *testing.T) {
 	// Moving rooms is announced to the old room.
 	bob.EmitWithAck("join", map[string]string{"room": "other"})
 	ada.ExpectInto("left", &p)
-	if p != (presence{Name: "bob", Room: "lobby", Members: 1}) {
+	if p != (Presence{Name: "bob", Room: "lobby", Members: 1}) {
 		t.Fatalf("left = %+v", p)
 	}
 	bob.Close()
@@ -334,5 +335,21 @@ func TestRun(t *testing.T) {
 	if conn, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second); err == nil {
 		conn.Close()
 		t.Error("the port still accepts connections after run returned")
+	}
+}
+
+// TestProtocolFileUpToDate fails when static/protocol.d.ts is not what
+// rushws-ts writes from protocol.go: run go generate ./examples/demo.
+func TestProtocolFileUpToDate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs cmd/rushws-ts")
+	}
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command in PATH")
+	}
+	out, err := exec.Command(gobin, "run", "../../cmd/rushws-ts", "-check", "-o", "static/protocol.d.ts", ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
 	}
 }

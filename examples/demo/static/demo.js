@@ -1,14 +1,32 @@
+// @ts-check
 // demo.js is the page's code: the echo box, the chat and the stats panel,
 // on one connection made with the rushws JS client. Everything other users
 // send is shown with textContent, never parsed as HTML.
+//
+// It runs as is, without a build step; its types come from JSDoc: the
+// client's (client/rushws.d.ts) and the protocol's, generated from the Go
+// declarations in protocol.go into protocol.d.ts beside this file. tsc
+// --checkJs checks it in e2e (e2e/typed/), so an event name, a data shape
+// or an ack reply that does not match the Go side fails there.
+
+// @ts-ignore: the Go server serves the client at this URL; tsc takes its types from DemoClient below.
 import { connect } from "/rushws.js?v={{version}}";
 
+/** @typedef {import("./protocol.js").DemoServerEvents} ServerEvents what the server emits */
+/** @typedef {import("./protocol.js").DemoClientEvents} ClientEvents what the page emits, and the acks */
+/** @typedef {import("../../../client/rushws.js").Client<ServerEvents, ClientEvents>} DemoClient */
+/** @typedef {import("../../../client/rushws.js").OpenInfo} OpenInfo */
+/** @typedef {import("../../../client/rushws.js").CloseInfo} CloseInfo */
+/** @typedef {import("../../../client/rushws.js").RushwsError} RushwsError */
+
+/** @type {(id: string) => any} the page's elements, untyped: the protocol is what is checked */
 const $ = (id) => document.getElementById(id);
 const WS_URL = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
 const PROTOCOL = "rushws-demo.v1";
 const AUTH_KEY = "rushws-demo-auth";
 
 let auth = loadAuth(); // { token, name, expiresAt } or null
+/** @type {DemoClient | null} */
 let ws = null; // the current client
 let room = ""; // the room joined (or to join once connected)
 let opens = 0; // connections opened, for the curious and for tests
@@ -17,6 +35,7 @@ let opens = 0; // connections opened, for the curious and for tests
 
 function start() {
   if (ws) ws.close(1000, "switching user");
+  /** @type {DemoClient} */
   const client = connect(WS_URL, {
     // Called before every (re)connection, so a new sign-in is picked up.
     protocols: () => (auth ? [PROTOCOL, "bearer." + auth.token] : [PROTOCOL]),
@@ -25,6 +44,12 @@ function start() {
     queueSize: 100,
   });
   ws = client;
+  // Listeners of an old client (after a sign-in switched) are ignored.
+  /**
+   * @template T
+   * @param {(arg: T) => void} fn
+   * @returns {(arg: T) => void}
+   */
   const mine = (fn) => (arg) => {
     if (ws === client) fn(arg);
   };
@@ -50,6 +75,7 @@ function start() {
   setStatus("connecting", "connecting…");
 }
 
+/** @param {OpenInfo} info */
 function onOpen(info) {
   opens++;
   document.body.dataset.opens = String(opens);
@@ -66,6 +92,7 @@ function onOpen(info) {
   setTimeout(showQueued, 0); // the queue goes out right after "open" listeners
 }
 
+/** @param {CloseInfo} info */
 function onClose(info) {
   showQueued();
   if (info.willReconnect) {
@@ -84,11 +111,13 @@ function onClose(info) {
   setStatus("closed", `disconnected: ${info.why} (${info.code}${info.reason ? ": " + info.reason : ""})`);
 }
 
+/** @param {RushwsError} err */
 function onError(err) {
   if (err.code === "transport") return; // the close event says the rest
   notice(`error: ${err.message} (${err.code})`, "error");
 }
 
+/** @param {import("./protocol.js").Hello} h */
 function onHello(h) {
   if (auth && h.name !== auth.name) notice(`the server knows you as ${h.name || "anonymous"}`, "error");
 }
@@ -153,6 +182,10 @@ function showUser() {
 
 // ---- chat -----------------------------------------------------------------
 
+/**
+ * @param {string} name
+ * @param {boolean} quiet
+ */
 async function join(name, quiet) {
   try {
     const reply = await ws.emitWithAck("join", { room: name }, { timeout: 10_000 });
@@ -167,12 +200,15 @@ async function join(name, quiet) {
 }
 
 // members are the names in the room (a name twice for two tabs).
+/** @type {string[]} */
 let members = [];
+/** @param {string[] | null} list */
 function showMembers(list) {
-  members = list;
+  members = list || [];
   $("who").textContent = `In ${room} with ${[...new Set(members)].sort().join(", ")}`;
 }
 
+/** @param {import("./protocol.js").Message} m */
 function onChat(m) {
   const li = add($("messages"), "msg");
   const at = document.createElement("span");
