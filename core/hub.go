@@ -48,9 +48,10 @@ type Hub struct {
 
 	rec *recovery // connection state recovery, nil when off (recovery.go)
 
-	pollMu        sync.Mutex
-	poll          *poller       // parks idle connections; started with the first one, nil until then
-	pollErr       error         // why there is no poller: connections then read with goroutines
+	pollMu  sync.Mutex
+	poll    *poller // parks idle connections; started with the first one, nil until then
+	pollErr error   // why there is no poller: connections then read with goroutines
+
 	missingParams paramWarnings // Conn.Param names a route lacked, each logged once (param.go)
 }
 
