@@ -45,7 +45,11 @@ func (e *startError) Unwrap() error { return e.err }
 // what to do, since it is the first thing a new user of the broker may read.
 func startFailure(client redis.UniversalClient, cfg Config, err error, elapsed time.Duration) error {
 	addr := addrOf(client)
-	elapsed = elapsed.Round(time.Millisecond)
+	if elapsed >= time.Millisecond {
+		elapsed = elapsed.Round(time.Millisecond)
+	} else {
+		elapsed = elapsed.Round(time.Microsecond)
+	}
 	var se *startError
 	op := "PING"
 	if errors.As(err, &se) {
