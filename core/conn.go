@@ -94,6 +94,9 @@ type Conn struct {
 	writing    bool // the writer role is taken (a writer goroutine, the flusher or the reader)
 	deferWrite bool // the read goroutine is dispatching and writes what is queued afterwards
 	warnedSlow bool
+	// missingParam is the last name Param was asked for that the route
+	// lacks, so that Join("") can say where the empty name came from.
+	missingParam string
 }
 
 // Param is one path parameter of the route that accepted the connection.
@@ -182,13 +185,19 @@ func (c *Conn) Upgraded() bool { return c.wire != nil }
 // Hub returns the hub that owns the connection.
 func (c *Conn) Hub() *Hub { return c.hub }
 
-// Param returns the value of the named route parameter, or "".
+// Param returns the value of the named route parameter, or "" when the
+// route has no parameter of that name, as Echo's and Gin's Param do. A name
+// the route lacks is usually a typo (c.Param("roomID") on "/ws/:room"), so
+// the hub logs it at warn level, once per hub for each name and set of route
+// parameters, with the parameters the route has; use Params to look for an
+// optional parameter without the warning.
 func (c *Conn) Param(name string) string {
 	for _, p := range c.params {
 		if p.Name == name {
 			return p.Value
 		}
 	}
+	c.paramMissing(name)
 	return ""
 }
 

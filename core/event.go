@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,10 +32,33 @@ type eventEntry struct {
 	once bool
 }
 
-// reserved event names may not be handled with On: the wire protocol and
-// browsers give them meanings of their own.
+// reserved event names may not be handled with On nor sent with Emit: the
+// wire protocol and browsers give them meanings of their own.
 var reserved = map[string]bool{"error": true, "message": true, "close": true, "ping": true, "pong": true, "connect": true,
 	"session": true, "recover": true} // recovery's own messages
+
+// ReservedEventNames returns, sorted, the event names an application may
+// neither handle with On nor send with Emit or a Target: the library sends
+// "error" (errors reported to the client) and "session" (recovery) itself,
+// and the JS client uses the others for its own lifecycle events, so an
+// application event with one of these names would be mistaken for them.
+func ReservedEventNames() []string {
+	names := make([]string, 0, len(reserved))
+	for name := range reserved {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// eventNameError returns ErrInvalidEvent for an event name that is invalid
+// or reserved, saying which and why.
+func eventNameError(event string) error {
+	if reserved[event] {
+		return fmt.Errorf("%w: %s is reserved; choose another name (reserved: %s)", ErrInvalidEvent, quoteCut(event), strings.Join(ReservedEventNames(), ", "))
+	}
+	return fmt.Errorf("%w: %s (an event name is 1 to 128 bytes of printable UTF-8)", ErrInvalidEvent, quoteCut(event))
+}
 
 // ValidEventName reports whether name may be used as an event: 1 to 128
 // bytes of printable UTF-8.
@@ -51,15 +75,19 @@ func ValidEventName(name string) bool {
 }
 
 // On sets the handler for event on this connection, replacing any previous
-// one. It returns ErrInvalidEvent for an invalid or reserved name.
+// one. It returns ErrInvalidEvent for an invalid or reserved name (see
+// ReservedEventNames), saying which.
 func (c *Conn) On(event string, fn EventFunc) error { return c.on(event, fn, false) }
 
 // Once is like On, but the handler is removed after its first call.
 func (c *Conn) Once(event string, fn EventFunc) error { return c.on(event, fn, true) }
 
 func (c *Conn) on(event string, fn EventFunc, once bool) error {
-	if !ValidEventName(event) || reserved[event] || fn == nil {
-		return ErrInvalidEvent
+	if !ValidEventName(event) || reserved[event] {
+		return eventNameError(event)
+	}
+	if fn == nil {
+		return fmt.Errorf("rushws: the handler for event %s is nil", quoteCut(event))
 	}
 	c.mu.Lock()
 	c.events.set(event, eventEntry{fn: fn, once: once})
@@ -269,10 +297,25 @@ func encodeEvent(event string, data any, ack uint64) ([]byte, error) {
 }
 
 // appendEvent appends the event envelope {"event":...,"data":...[,"ack":n]}
-// to dst.
+// to dst. It refuses reserved names: the application's events go through
+// it; the library's own ("error", "session") through encodeOwnEvent.
 func appendEvent(dst []byte, event string, data any, ack uint64) ([]byte, error) {
+	if reserved[event] {
+		return nil, eventNameError(event)
+	}
+	return appendAnyEvent(dst, event, data, ack)
+}
+
+// encodeOwnEvent encodes an event the library itself sends, reserved names
+// included.
+func encodeOwnEvent(event string, data any) ([]byte, error) {
+	return appendAnyEvent(make([]byte, 0, 32+len(event)), event, data, 0)
+}
+
+// appendAnyEvent is appendEvent without the reserved names' check.
+func appendAnyEvent(dst []byte, event string, data any, ack uint64) ([]byte, error) {
 	if !ValidEventName(event) {
-		return nil, fmt.Errorf("%w: %s", ErrInvalidEvent, quoteCut(event))
+		return nil, eventNameError(event)
 	}
 	dst = append(dst, `{"event":`...)
 	ev, _ := json.Marshal(event)
@@ -409,7 +452,7 @@ func (c *Conn) reply(ack uint64, res any, err error, handler string) error {
 			b, _ = json.Marshal(outEnvelope{Ack: ack, Error: &EventError{Code: CodeInternal, Message: "internal error"}})
 		}
 	case ee != nil:
-		b, _ = encodeEvent("error", ee, 0)
+		b, _ = encodeOwnEvent("error", ee)
 	default:
 		return nil
 	}

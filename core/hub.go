@@ -51,6 +51,8 @@ type Hub struct {
 	pollMu  sync.Mutex
 	poll    *poller // parks idle connections; started with the first one, nil until then
 	pollErr error   // why there is no poller: connections then read with goroutines
+
+	missingParams paramWarnings // Conn.Param names a route lacked, each logged once (param.go)
 }
 
 // poller returns the hub's poller, starting it on first use, or nil when

@@ -681,7 +681,7 @@ func (h *Hub) attachSession(c *Conn, plan *recoveryPlan, attempted bool) {
 		h.log.Warn("rushws: recovery: saving the session failed", "conn", c.id, "err", err)
 	}
 	msg := sessionMessage{ID: c.id, Token: token, Recovered: plan != nil, Reason: s.reason, Missed: len(replay), Positions: positions}
-	b, _ := encodeEvent("session", msg, 0)
+	b, _ := encodeOwnEvent("session", msg)
 	c.queueFirst(append([][]byte{b}, replay...))
 	if plan != nil {
 		c.flushHeld(upTo)

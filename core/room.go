@@ -119,6 +119,9 @@ func (r *room) remove(c *Conn) {
 // joined. Compare with errors.Is.
 func (c *Conn) Join(rooms ...string) error {
 	for _, name := range rooms {
+		if name == "" {
+			return c.emptyRoomError()
+		}
 		if !ValidRoomName(name) {
 			return invalidRoom(name)
 		}
@@ -225,8 +228,13 @@ func (h *Hub) leaveLocked(c *Conn, name string) bool {
 	return false
 }
 
-// invalidRoom returns the error for an invalid room name, quoting it.
+// invalidRoom returns the error for an invalid room name, quoting it. An
+// empty name gets a hint: it is usually a missing route parameter or query
+// value rather than something a client chose.
 func invalidRoom(name string) error {
+	if name == "" {
+		return fmt.Errorf(`%w: "" (the name is empty: a room name is 1 to 256 bytes; an empty one usually comes from a route parameter or query value the request does not have)`, ErrInvalidRoom)
+	}
 	return fmt.Errorf("%w: %s", ErrInvalidRoom, quoteName(name))
 }
 

@@ -131,6 +131,10 @@ func NewCollector(hub *core.Hub, cfg Config) (*Collector, error) {
 
 // Register registers a collector for hub, with the zero Config, on reg: the
 // application's registry, never the global one unless it is passed in.
+// Several hubs on one registry need collectors told apart by their labels:
+// for the second hub, Register returns an error that says so (it wraps
+// prometheus.AlreadyRegisteredError); register each hub's collector from
+// NewCollector with its own Config.ConstLabels ({"hub": "chat"}) instead.
 func Register(reg prometheus.Registerer, hub *core.Hub) error {
 	if reg == nil {
 		return errors.New("rushws/metrics: Register needs a prometheus.Registerer, got nil")
@@ -139,7 +143,23 @@ func Register(reg prometheus.Registerer, hub *core.Hub) error {
 	if err != nil {
 		return err
 	}
-	return reg.Register(c)
+	if err := reg.Register(c); err != nil {
+		return registerError(err)
+	}
+	return nil
+}
+
+// registerError explains a registration that collides with a collector
+// already on the registry: almost always a second hub's, with the same
+// (or no) ConstLabels. It keeps err wrapped, so errors.As still finds
+// prometheus.AlreadyRegisteredError.
+func registerError(err error) error {
+	const hint = `each hub on one registry needs its own collector labels: register it with NewCollector(hub, metrics.Config{ConstLabels: prometheus.Labels{"hub": "<name>"}}) and a distinct name per hub`
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		return fmt.Errorf("rushws/metrics: a rushws collector with the same ConstLabels is already registered (another hub's?); %s: %w", hint, err)
+	}
+	return fmt.Errorf("rushws/metrics: registering the collector: %w (if another hub's collector is on this registry, %s)", err, hint)
 }
 
 // Describe implements prometheus.Collector. It describes the broker's and

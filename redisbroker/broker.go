@@ -124,9 +124,11 @@ type inbound struct {
 // *redis.ClusterClient, as redis.NewUniversalClient makes them. The broker
 // does not own the client: Close leaves it open.
 //
-// New checks cfg and sends a PING; it returns an error when Redis does not
-// answer within cfg.StartTimeout, unless cfg.AllowUnavailable is set. It
-// starts no goroutine: the hub's Start does.
+// New checks cfg, connects and sends a PING; it returns an error when Redis
+// cannot be reached or does not answer within cfg.StartTimeout, unless
+// cfg.AllowUnavailable is set (the hub then starts local-only). The error
+// says what failed, the address, and how long it took. It starts no
+// goroutine: the hub's Start does.
 func New(client redis.UniversalClient, cfg Config) (*Broker, error) {
 	if client == nil {
 		return nil, errors.New("redisbroker: New needs a Redis client, got nil")
@@ -160,8 +162,9 @@ func New(client redis.UniversalClient, cfg Config) (*Broker, error) {
 	}
 	pctx, pcancel := context.WithTimeout(ctx, cfg.StartTimeout)
 	defer pcancel()
-	if err := client.Ping(pctx).Err(); err != nil {
-		err = fmt.Errorf("redisbroker: Redis at %s did not answer PING within %v: %w", addrOf(client), cfg.StartTimeout, err)
+	start := time.Now()
+	if err := probe(pctx, client); err != nil {
+		err = startFailure(client, cfg, err, time.Since(start))
 		if !cfg.AllowUnavailable {
 			cancel()
 			return nil, err

@@ -56,26 +56,17 @@ func TestExtract(t *testing.T) {
 	}
 }
 
-// TestREADME builds every marked snippet of README.md as a program of a
-// module of its own that requires this repository (by a replace directive)
-// at the versions of its go.mod, the way a user pastes it into a new
-// project, and vets it.
+// TestREADME builds every marked snippet of README.md and of the pages in
+// docs/ as a program of a module of its own that requires this repository
+// (by a replace directive) at the versions of its go.mod, the way a user
+// pastes it into a new project, and vets it. Snippet names are unique
+// across the files: each is a directory of that module.
 func TestREADME(t *testing.T) {
 	root, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
 		t.Fatal(err)
 	}
-	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	snips, err := Extract(readme)
-	if err != nil {
-		t.Fatalf("README.md: %v", err)
-	}
-	if len(snips) < 5 {
-		t.Fatalf("README.md has %d marked snippets, want the quick starts and auth programs (at least 5)", len(snips))
-	}
+	snips := docSnippets(t, root)
 	gomod, err := os.ReadFile(filepath.Join(root, "go.mod"))
 	if err != nil {
 		t.Fatal(err)
@@ -103,10 +94,10 @@ func TestREADME(t *testing.T) {
 	write("go.sum", gosum)
 	for _, s := range snips {
 		if !strings.HasPrefix(strings.TrimSpace(s.Code), "package main") {
-			t.Errorf("snippet %q (README.md line %d) is not a whole program: it must start with package main", s.Name, s.Line)
+			t.Errorf("snippet %q (%s line %d) is not a whole program: it must start with package main", s.Name, s.File, s.Line)
 		}
 		if formatted, err := format.Source([]byte(s.Code)); err == nil && string(formatted) != s.Code {
-			t.Errorf("snippet %q (README.md line %d) is not gofmt-formatted", s.Name, s.Line)
+			t.Errorf("snippet %q (%s line %d) is not gofmt-formatted", s.Name, s.File, s.Line)
 		}
 		write(filepath.Join(s.Name, "main.go"), []byte(s.Code))
 	}
@@ -119,23 +110,76 @@ func TestREADME(t *testing.T) {
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("README snippets do not build as pasted (%v):\n%s", err, mapLines(string(out), snips))
+		t.Fatalf("README and docs snippets do not build as pasted (%v):\n%s", err, mapLines(string(out), snips))
 	}
 }
 
-// mapLines points build errors at the README: "quickstart-echo/main.go:12"
-// gets the README line of that snippet's line 12 beside it.
-func mapLines(out string, snips []Snippet) string {
-	at := map[string]int{}
+// fileSnippet is a snippet and the file it is in, relative to the
+// repository's root.
+type fileSnippet struct {
+	Snippet
+	File string
+}
+
+// docSnippets extracts the marked snippets of README.md and docs/*.md,
+// failing on a name used in two places and on a README without its quick
+// starts.
+func docSnippets(t *testing.T, root string) []fileSnippet {
+	t.Helper()
+	pages, err := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := append([]string{filepath.Join(root, "README.md")}, pages...)
+	var out []fileSnippet
+	where := map[string]string{}
+	inREADME := 0
+	for _, path := range files {
+		rel, _ := filepath.Rel(root, path)
+		md, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		snips, err := Extract(md)
+		if err != nil {
+			t.Fatalf("%s: %v", rel, err)
+		}
+		for _, s := range snips {
+			at := rel + ":" + strconv.Itoa(s.Line)
+			if prev, ok := where[s.Name]; ok {
+				t.Fatalf("snippet %q is marked at %s and at %s: names must be unique across README.md and docs/", s.Name, prev, at)
+			}
+			where[s.Name] = at
+			out = append(out, fileSnippet{Snippet: s, File: rel})
+			if rel == "README.md" {
+				inREADME++
+			}
+		}
+	}
+	if inREADME < 5 {
+		t.Fatalf("README.md has %d marked snippets, want the quick starts and the auth program (at least 5)", inREADME)
+	}
+	return out
+}
+
+// mapLines points build errors at the Markdown: "quickstart-echo/main.go:12"
+// gets the README.md (or docs page) line of that snippet's line 12 beside
+// it.
+func mapLines(out string, snips []fileSnippet) string {
+	type place struct {
+		file string
+		line int
+	}
+	at := map[string]place{}
 	for _, s := range snips {
-		at[s.Name] = s.Line + 2 // the marker, the fence, then line 1
+		at[s.Name] = place{s.File, s.Line + 2} // the marker, the fence, then line 1
 	}
 	re := regexp.MustCompile(`([a-z0-9-]+)/main\.go:(\d+)`)
 	return re.ReplaceAllStringFunc(out, func(m string) string {
 		sub := re.FindStringSubmatch(m)
 		n, _ := strconv.Atoi(sub[2])
-		if base, ok := at[sub[1]]; ok {
-			return m + " (README.md:" + strconv.Itoa(base+n-1) + ")"
+		if p, ok := at[sub[1]]; ok {
+			return m + " (" + p.file + ":" + strconv.Itoa(p.line+n-1) + ")"
 		}
 		return m
 	})

@@ -6,19 +6,19 @@ import (
 )
 
 func TestDisplayName(t *testing.T) {
-	const id = "AbCdEfGh"
+	const id = "HUBhub00.AbCdEfGhIjKl"
 	tests := []struct {
 		name, requested, want string
 	}{
 		{"plain", "alice", "alice"},
 		{"trimmed", "  bob \t", "bob"},
-		{"empty", "", "guest-AbCd"},
-		{"only spaces", "   ", "guest-AbCd"},
+		{"empty", "", "guest-AbCdEf"},
+		{"only spaces", "   ", "guest-AbCdEf"},
 		{"32 runes", strings.Repeat("é", 32), strings.Repeat("é", 32)},
-		{"33 runes", strings.Repeat("é", 33), "guest-AbCd"},
-		{"control character", "a\x00b", "guest-AbCd"},
-		{"newline inside", "a\nb", "guest-AbCd"},
-		{"invalid UTF-8", "a\xffb", "guest-AbCd"},
+		{"33 runes", strings.Repeat("é", 33), "guest-AbCdEf"},
+		{"control character", "a\x00b", "guest-AbCdEf"},
+		{"newline inside", "a\nb", "guest-AbCdEf"},
+		{"invalid UTF-8", "a\xffb", "guest-AbCdEf"},
 		{"markup kept as text", "<img src=x>", "<img src=x>"},
 	}
 	for _, tt := range tests {

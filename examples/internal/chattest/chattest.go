@@ -28,8 +28,8 @@ type NewAppFunc func(logger *slog.Logger) (http.Handler, *core.Hub, error)
 // Run runs the suite as subtests of t, each against a fresh app from newApp:
 // a chat in two rooms, from joining through shutdown; the same chat seen by
 // a second WebSocket implementation (github.com/coder/websocket); a
-// refused room name; a refused foreign origin; and the page with its JS
-// client.
+// refused room name; a refused foreign origin; the page with its JS
+// client; and two guests who get different names.
 func Run(t *testing.T, newApp NewAppFunc) {
 	t.Helper()
 	t.Run("Chat", func(t *testing.T) { testChat(t, newApp) })
@@ -37,6 +37,7 @@ func Run(t *testing.T, newApp NewAppFunc) {
 	t.Run("InvalidRoom", func(t *testing.T) { testInvalidRoom(t, newApp) })
 	t.Run("ForeignOrigin", func(t *testing.T) { testForeignOrigin(t, newApp) })
 	t.Run("Page", func(t *testing.T) { testPage(t, newApp) })
+	t.Run("Guests", func(t *testing.T) { testGuests(t, newApp) })
 }
 
 // startApp serves newApp on an httptest server. The hub is shut down and
