@@ -59,32 +59,32 @@ func (cl Claims) Strings(name string) ([]string, error) {
 		for i, e := range t {
 			s, ok := e.(string)
 			if !ok {
-				return nil, fmt.Errorf("claim %q: element %d is a %s, want a string", name, i, jsonType(e))
+				return nil, fmt.Errorf("claim %q: element %d is %s, want a string", name, i, jsonType(e))
 			}
 			out = append(out, s)
 		}
 		return out, nil
 	}
-	return nil, fmt.Errorf("claim %q is a %s, want an array of strings or a space-separated string", name, jsonType(v))
+	return nil, fmt.Errorf("claim %q is %s, want an array of strings or a space-separated string", name, jsonType(v))
 }
 
-// jsonType names the JSON type of a decoded value.
+// jsonType names the JSON type of a decoded value, with its article.
 func jsonType(v any) string {
 	switch v.(type) {
 	case nil:
 		return "null"
 	case string:
-		return "string"
+		return "a string"
 	case bool:
-		return "boolean"
+		return "a boolean"
 	case float64, json.Number, int, int64:
-		return "number"
+		return "a number"
 	case []any:
-		return "array"
+		return "an array"
 	case map[string]any:
-		return "object"
+		return "an object"
 	}
-	return fmt.Sprintf("%T", v)
+	return fmt.Sprintf("a %T", v)
 }
 
 // errNoClaims is the cause of a refusal for want of verified claims.
