@@ -159,9 +159,11 @@ type JWTConfig struct {
 	// CloseOnFailure accepts a handshake whose token is refused and then
 	// closes the connection with 4401 and the reason ("missing token",
 	// "token expired", "invalid token"), because a browser only sees 1006
-	// for a refused handshake and cannot tell the user to log in again. The
-	// hub counts such connections as accepted. Optional. Default false: the
-	// handshake is refused with 401 before the upgrade.
+	// for a refused handshake and cannot tell the user to log in again (the
+	// JS client stops reconnecting on 4401 and 4403). Set it on every route
+	// browsers use: it is the recommended setting for them. The hub counts
+	// such connections as accepted. Optional. Default false: the handshake
+	// is refused with 401 before the upgrade, which suits programs.
 	CloseOnFailure bool
 
 	// ParseTokenFunc replaces the default parsing and verification: it
