@@ -318,9 +318,9 @@ func (m *jwtMiddleware) checkKeys() []error {
 // checkKey reports whether key can verify tokens signed with method.
 func checkKey(method jwt.SigningMethod, key any) error {
 	alg := method.Alg()
-	switch method.(type) {
+	switch m := method.(type) {
 	case *jwt.SigningMethodHMAC:
-		return checkHMACKey(alg, method.(*jwt.SigningMethodHMAC).Hash.Size(), key)
+		return checkHMACKey(alg, m.Hash.Size(), key)
 	case *jwt.SigningMethodRSA, *jwt.SigningMethodRSAPSS:
 		if k, ok := key.(*rsa.PublicKey); !ok || k == nil {
 			return fmt.Errorf("%s needs an *rsa.PublicKey, not %T", alg, key)
