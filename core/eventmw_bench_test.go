@@ -54,3 +54,35 @@ func BenchmarkEventDispatch(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkEventChain measures the event middleware alone, without the
+// envelope's decoding: the handler call with no middleware, and through
+// three (hub, route, event).
+func BenchmarkEventChain(b *testing.B) {
+	pass := func(next EventFunc) EventFunc {
+		return func(c *Conn, data json.RawMessage) (any, error) { return next(c, data) }
+	}
+	data := json.RawMessage(`{"text":"hello, room"}`)
+	handler := func(*Conn, json.RawMessage) (any, error) { return nil, nil }
+	b.Run("none", func(b *testing.B) {
+		c := benchEventConn(b)
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := c.runEvent("chat", handler, data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("three", func(b *testing.B) {
+		c := benchEventConn(b)
+		c.hub.UseEvent(pass)
+		c.UseEvent(pass)
+		fn := wrapEvent(handler, []EventMiddlewareFunc{pass})
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := c.runEvent("chat", fn, data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
