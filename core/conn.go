@@ -59,6 +59,12 @@ type Conn struct {
 	// The read side, touched only by the goroutine that owns it (reading).
 	rd *msgState // the message in progress when it spans frames or reads; nil between messages
 
+	// Event middleware (eventmw.go): the route's chain, set under mu and
+	// read without it; the event being dispatched, read side only.
+	evmw   atomic.Pointer[eventChain]
+	evName string
+	evFn   EventFunc
+
 	// Small fields of the groups above, together so the struct packs.
 	originChecked bool  // before the upgrade: set by origin middleware
 	registered    bool  // before the upgrade: counted in the hub, set before the reader starts

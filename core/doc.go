@@ -33,6 +33,36 @@
 // reports. A route handler that blocks holds back its own connection's
 // reads, never Shutdown or Close.
 //
+// # Event middleware
+//
+// EventMiddlewareFunc wraps event handlers as MiddlewareFunc wraps the
+// handshake: hub-wide (Hub.UseEvent), per route (EventMiddleware, or
+// Conn.UseEvent from handshake middleware or the route handler, so a route
+// of any adapter can set it) and per event (the extra arguments of
+// Conn.On, Conn.Once and Handle), run in that order, then the handler. It
+// sees the connection, the raw data and the event's name (Conn.Event); it
+// runs on the connection's read goroutine, one message at a time, as
+// handlers do. Returning ErrForbidden or a *RefusedError refuses the
+// event: the sender gets the "forbidden" error event, or the ack's error
+// when it asked for one; the handler does not run; Stats.EventsRefused
+// counts it by reason and the hub logs it at debug level with the event
+// name and the connection ID, never the data. Chains are built once (the
+// route's is shared by its connections), so a message costs a few calls
+// per middleware and no allocation; without any, the event path is
+// unchanged. Raw messages (Conn.OnMessage) and unknown events pass no
+// event middleware. Package middleware's authorization rules are both
+// handshake and event middleware.
+//
+// # Subprotocols
+//
+// Config.Subprotocols lists what the hub selects from a client's offers.
+// Middleware may choose one of the client's offers when the list selects
+// none (Conn.SetSubprotocol), as the JWT middleware does for a browser
+// whose token rides in a subprotocol entry. An upgrade whose client
+// offered subprotocols of which none was selected is counted in
+// Stats.UnnegotiatedSubprotocols and logged (at warn level the first
+// time): browsers fail such a connection at once with 1006.
+//
 // # Wire protocol
 //
 // Events are text frames holding {"event":name,"data":...}; an "ack" field

@@ -75,19 +75,27 @@ func ValidEventName(name string) bool {
 }
 
 // On sets the handler for event on this connection, replacing any previous
-// one. It returns ErrInvalidEvent for an invalid or reserved name (see
-// ReservedEventNames), saying which.
-func (c *Conn) On(event string, fn EventFunc) error { return c.on(event, fn, false) }
+// one. mw is event middleware for this event alone, run after the hub's and
+// the route's (see EventMiddlewareFunc). It returns ErrInvalidEvent for an
+// invalid or reserved name (see ReservedEventNames), saying which.
+func (c *Conn) On(event string, fn EventFunc, mw ...EventMiddlewareFunc) error {
+	return c.on(event, fn, false, mw)
+}
 
 // Once is like On, but the handler is removed after its first call.
-func (c *Conn) Once(event string, fn EventFunc) error { return c.on(event, fn, true) }
+func (c *Conn) Once(event string, fn EventFunc, mw ...EventMiddlewareFunc) error {
+	return c.on(event, fn, true, mw)
+}
 
-func (c *Conn) on(event string, fn EventFunc, once bool) error {
+func (c *Conn) on(event string, fn EventFunc, once bool, mw []EventMiddlewareFunc) error {
 	if !ValidEventName(event) || reserved[event] {
 		return eventNameError(event)
 	}
 	if fn == nil {
 		return fmt.Errorf("rushws: the handler for event %s is nil", quoteCut(event))
+	}
+	if len(mw) > 0 {
+		fn = wrapEvent(fn, mw)
 	}
 	c.mu.Lock()
 	c.events.set(event, eventEntry{fn: fn, once: once})
@@ -104,15 +112,16 @@ func (c *Conn) Off(event string) {
 
 // Handle registers a typed handler: the event's data is decoded into a T
 // before fn runs. Data that does not decode gets a bad_request error (event
-// or ack error) and the connection stays open.
-func Handle[T any](c *Conn, event string, fn func(c *Conn, msg T) (any, error)) error {
+// or ack error) and the connection stays open. mw is event middleware for
+// this event alone; it runs before the data is decoded.
+func Handle[T any](c *Conn, event string, fn func(c *Conn, msg T) (any, error), mw ...EventMiddlewareFunc) error {
 	return c.On(event, func(c *Conn, data json.RawMessage) (any, error) {
 		var msg T
 		if err := json.Unmarshal(data, &msg); err != nil {
 			return nil, &EventError{Code: CodeBadRequest, Message: decodeMessage(event, err)}
 		}
 		return fn(c, msg)
-	})
+	}, mw...)
 }
 
 // decodeMessage explains why an event's data did not decode: the field, the
@@ -396,7 +405,7 @@ func (c *Conn) dispatchText(data []byte) error {
 		env.Data = json.RawMessage("null")
 	}
 	c.dispatching.Store(true)
-	res, err := e.fn(c, env.Data)
+	res, err := c.runEvent(name, e.fn, env.Data) // event middleware: eventmw.go
 	c.dispatching.Store(false)
 	return c.reply(ack, res, err, name)
 }

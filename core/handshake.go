@@ -134,7 +134,8 @@ func (h *Hub) upgrade(hw *hijackWriter, r *http.Request, c *Conn, fn HandlerFunc
 			"route", route, "origin", quoteCut(origin), "host", quoteCut(r.Host), "ip", c.ip)
 		return &HTTPError{Status: http.StatusForbidden, Message: "origin not allowed", Reason: "origin"}
 	}
-	ws, err := h.upgrader.Upgrade(hw, r, responseHeader(hw.Header()))
+	up, hdr := h.negotiator(r, c, responseHeader(hw.Header())) // subprotocol.go
+	ws, err := up.Upgrade(hw, r, hdr)
 	if err != nil && hw.wire != nil {
 		return err // hijacked: Serve answers nothing
 	}
@@ -155,6 +156,7 @@ func (h *Hub) upgrade(hw *hijackWriter, r *http.Request, c *Conn, fn HandlerFunc
 	c.lastSeen.Store(now.UnixNano())
 	// gorilla's part ends with the 101: core reads and writes the frames.
 	c.subprotocol = ws.Subprotocol()
+	h.checkNegotiated(r, c, route)
 	c.compress = h.cfg.EnableCompression && offersDeflate(r.Header)
 	if h.cfg.ReadMode == ReadAuto && hw.wire.peek {
 		c.poll = h.poller()

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -26,6 +27,7 @@ type Hub struct {
 
 	mwMu sync.RWMutex
 	mw   []MiddlewareFunc
+	evmw atomic.Pointer[eventChain] // hub-wide event middleware (eventmw.go); written under mwMu
 
 	mu       sync.RWMutex
 	conns    map[string]*Conn

@@ -29,8 +29,11 @@ type counters struct {
 	rttHist  histogram // ping round trips, nanoseconds
 	queueHst histogram // bytes queued when a writer woke up
 
+	noSubprotocol atomic.Uint64 // upgrades that selected none of the client's subprotocols
+
 	mu       sync.Mutex
 	rejected map[string]uint64
+	refused  map[string]uint64 // events refused by event middleware, by reason
 }
 
 // recordClose counts a finished connection by the class of its close code.
@@ -43,6 +46,16 @@ func (s *counters) observeQueue(bytes int) { s.queueHst.observe(&queueBounds, in
 func (s *counters) reject(reason string) {
 	s.mu.Lock()
 	s.rejected[reason]++
+	s.mu.Unlock()
+}
+
+// refuseEvent counts an event refused by event middleware.
+func (s *counters) refuseEvent(reason string) {
+	s.mu.Lock()
+	if s.refused == nil {
+		s.refused = make(map[string]uint64)
+	}
+	s.refused[reason]++
 	s.mu.Unlock()
 }
 
@@ -232,6 +245,18 @@ type Stats struct {
 	// or one derived from its status ("forbidden", "unavailable",
 	// "status_418").
 	Rejected map[string]uint64 `json:"rejected"`
+	// EventsRefused counts events refused by event middleware (or a
+	// handler) by reason: RefuseForbidden for ErrForbidden, the reasons of
+	// package middleware's authorization helpers (see EventRefuseReasons),
+	// or a RefusedError's own Reason. Every reason of EventRefuseReasons is
+	// present, zero or not.
+	EventsRefused map[string]uint64 `json:"eventsRefused"`
+	// UnnegotiatedSubprotocols counts upgrades of clients that offered
+	// subprotocols of which neither Config.Subprotocols nor middleware
+	// (Conn.SetSubprotocol) selected one: browsers fail such connections at
+	// once (1006), so a non-zero count usually means a protocol missing
+	// from Config.Subprotocols.
+	UnnegotiatedSubprotocols uint64 `json:"unnegotiatedSubprotocols"`
 	// Closes counts finished connections by the class of their close code
 	// (see CloseClass): every class is present, zero or not.
 	Closes map[string]uint64 `json:"closes"`
@@ -296,6 +321,11 @@ func (h *Hub) Stats() Stats {
 	s := &h.stats
 	s.mu.Lock()
 	rejected := maps.Clone(s.rejected)
+	refused := make(map[string]uint64, len(s.refused)+6)
+	for _, r := range EventRefuseReasons() {
+		refused[r] = 0
+	}
+	maps.Copy(refused, s.refused)
 	s.mu.Unlock()
 	h.roomsMu.RLock()
 	rooms := len(h.rooms)
@@ -305,24 +335,26 @@ func (h *Hub) Stats() Stats {
 		closes[name] = s.closes[i].Load()
 	}
 	st := Stats{
-		Connections:      h.Len(),
-		Accepted:         s.accepted.Load(),
-		Rejected:         rejected,
-		Closes:           closes,
-		MessagesIn:       s.messagesIn.Load(),
-		BytesIn:          s.bytesIn.Load(),
-		MessagesOut:      s.messagesOut.Load(),
-		BytesOut:         s.bytesOut.Load(),
-		Rooms:            rooms,
-		Uptime:           time.Since(h.started),
-		Errors:           s.errors.Load(),
-		SlowCloses:       s.slowCloses.Load(),
-		Drops:            s.drops.Load(),
-		Timeouts:         s.timeouts.Load(),
-		Pauses:           s.pauses.Load(),
-		PingRTT:          time.Duration(s.rtt.Load()),
-		PingRTTHistogram: s.rttHist.snapshot(&rttBounds),
-		QueueHistogram:   s.queueHst.snapshot(&queueBounds),
+		Connections:              h.Len(),
+		Accepted:                 s.accepted.Load(),
+		Rejected:                 rejected,
+		EventsRefused:            refused,
+		UnnegotiatedSubprotocols: s.noSubprotocol.Load(),
+		Closes:                   closes,
+		MessagesIn:               s.messagesIn.Load(),
+		BytesIn:                  s.bytesIn.Load(),
+		MessagesOut:              s.messagesOut.Load(),
+		BytesOut:                 s.bytesOut.Load(),
+		Rooms:                    rooms,
+		Uptime:                   time.Since(h.started),
+		Errors:                   s.errors.Load(),
+		SlowCloses:               s.slowCloses.Load(),
+		Drops:                    s.drops.Load(),
+		Timeouts:                 s.timeouts.Load(),
+		Pauses:                   s.pauses.Load(),
+		PingRTT:                  time.Duration(s.rtt.Load()),
+		PingRTTHistogram:         s.rttHist.snapshot(&rttBounds),
+		QueueHistogram:           s.queueHst.snapshot(&queueBounds),
 	}
 	if b := h.cfg.Broker; b != nil {
 		bs := b.Stats()

@@ -64,6 +64,10 @@ type Collector struct {
 
 	recoveries, recoveryFailures, recoveryReplayed      *prometheus.Desc
 	recoveryTakeovers, recoveryUnkept, recoveryStoreErr *prometheus.Desc
+
+	// Authorization: events refused by event middleware, and upgrades
+	// whose client's subprotocols were all ignored.
+	eventsRefused, unnegotiated *prometheus.Desc
 }
 
 // NewCollector returns a collector for hub, to register on the
@@ -120,6 +124,10 @@ func NewCollector(hub *core.Hub, cfg Config) (*Collector, error) {
 	c.recoveryTakeovers = desc("recovery_takeovers_total", "Live connections closed because a recovery took over their session.")
 	c.recoveryUnkept = desc("recovery_unkept_messages_total", "Sends delivered without being kept for recovery, because the store could not append them.")
 	c.recoveryStoreErr = desc("recovery_store_errors_total", "Failed session and history store calls of connection state recovery.")
+	c.eventsRefused = desc("events_refused_total",
+		"Events refused by event middleware (authorization rules), by reason (core.EventRefuseReasons, else other).", "reason")
+	c.unnegotiated = desc("subprotocols_unnegotiated_total",
+		"Upgrades whose client offered subprotocols of which none was selected; browsers fail those connections.")
 
 	// Check the descriptions (label names, const labels) the way a
 	// registry would, so a mistake shows here rather than at Register.
@@ -176,6 +184,8 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	} {
 		ch <- d
 	}
+	ch <- c.eventsRefused
+	ch <- c.unnegotiated
 }
 
 // Collect implements prometheus.Collector: one Hub.Stats snapshot per
@@ -220,6 +230,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.timeouts, s.Timeouts)
 	histogram(c.pingRTT, s.PingRTTHistogram)
 	histogram(c.sendQueue, s.QueueHistogram)
+	c.collectRefused(ch, s)
 
 	if b := s.Broker; b != nil {
 		counter(c.brokerPublished, b.Published)
@@ -244,4 +255,22 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.recoveryUnkept, r.Unkept)
 		counter(c.recoveryStoreErr, r.StoreErrors)
 	}
+}
+
+// collectRefused reports the events refused by reason: the reasons of
+// core.EventRefuseReasons, each present, and "other" for any reason of the
+// application's own, so the label stays a fixed set.
+func (c *Collector) collectRefused(ch chan<- prometheus.Metric, s core.Stats) {
+	known := core.EventRefuseReasons()
+	var other uint64
+	for reason, n := range s.EventsRefused {
+		if !slices.Contains(known, reason) {
+			other += n
+		}
+	}
+	for _, reason := range known {
+		ch <- prometheus.MustNewConstMetric(c.eventsRefused, prometheus.CounterValue, float64(s.EventsRefused[reason]), reason)
+	}
+	ch <- prometheus.MustNewConstMetric(c.eventsRefused, prometheus.CounterValue, float64(other), otherReason)
+	ch <- prometheus.MustNewConstMetric(c.unnegotiated, prometheus.CounterValue, float64(s.UnnegotiatedSubprotocols))
 }

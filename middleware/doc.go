@@ -1,7 +1,9 @@
 // Package middleware holds ready-made connection middleware for rushws:
-// [JWT] authentication, an [Origin] allowlist, and [RateLimit] for
-// handshakes, messages and concurrent connections. Each is a
-// core.MiddlewareFunc, used hub-wide or per route like any Echo or Gin
+// [JWT] authentication, an [Origin] allowlist, [RateLimit] for
+// handshakes, messages and concurrent connections, [CloseOnExpiry] for
+// tokens the framework verified, and authorization rules over verified
+// claims ([RequireRole] and its kin, handshake and event middleware both).
+// Each is a core.MiddlewareFunc, used hub-wide or per route like any Echo or Gin
 // middleware:
 //
 //	hub.Use(origin, limit, auth)                           // every route
@@ -29,7 +31,9 @@
 // under a reason:
 //
 //	origin                403, Origin not on the list
-//	unauthorized          401, no valid token
+//	unauthorized          401, no valid token (or, for a rule, no claims)
+//	forbidden             403, an authorization rule said no
+//	subprotocol           400, the token was the only subprotocol offered
 //	rate_limited          429 with Retry-After, HandshakeRate exceeded
 //	too_many_connections  429, MaxPerKey reached
 //
@@ -41,7 +45,46 @@
 //
 // Order matters. Put Origin first (the cheapest refusal), then RateLimit
 // keyed by IP, so floods are refused before a signature is checked, then
-// JWT. A RateLimit whose KeyFunc reads the user goes after JWT.
+// JWT, then the authorization rules. A RateLimit whose KeyFunc reads the
+// user goes after JWT.
+//
+// # Authorization
+//
+// A [Rule] checks the verified claims a connection carries: [RequireRole],
+// [RequireAnyRole], [RequireScope], [RequirePermission] and
+// [RequireClaims] (a predicate), or the same methods of an [Authorizer]
+// whose [AuthzConfig] names the claims ("roles", "scope" with "scp" as a
+// fallback, "permissions"; an array of strings or a space-separated
+// string, as OAuth writes scopes) and where the claims are (ContextKey
+// "user": the JWT middleware's *jwt.Token, echo-jwt's, or a Gin key holding
+// jwt.MapClaims, a map or a claims struct). A rule is both kinds of
+// middleware: Rule.Handshake refuses a handshake with 403 (401 without
+// claims) before the upgrade, or with CloseOnFailure closes it with 4403
+// (4401) after; Rule.Event refuses an event with "forbidden" (or the ack's
+// error), counted in Stats().EventsRefused under core.RefuseRole,
+// RefuseScope, RefusePermission, RefuseClaims or RefuseUnauthenticated.
+// Everything runs in this order: the framework's middleware, hub.Use, the
+// route's middleware, the upgrade, then for each message hub.UseEvent, the
+// route's event middleware (core.EventMiddleware), the event's own, and
+// the handler.
+//
+// # Tokens verified by the framework
+//
+// The JWT middleware closes a connection with 4401 "token expired" when
+// its token expires. Where the framework verified the token (echo-jwt in
+// an Echo group, a Gin auth middleware), [CloseOnExpiry] does the same
+// from the claims it left on the context.
+//
+// # Browsers
+//
+// A browser sees a refused handshake only as 1006 and cannot tell an
+// expired token from a network failure. On routes browsers use, set
+// JWTConfig.CloseOnFailure, AuthzConfig.CloseOnFailure and
+// ExpiryConfig.CloseOnFailure: the refusal becomes an accepted connection
+// closed with 4401 or 4403 and the reason, which the page can read and the
+// JS client does not retry. A browser that sends its token as a
+// subprotocol entry gets the app's own protocol selected for it (see
+// JWTConfig.SubprotocolPrefix).
 //
 // # Concurrency
 //

@@ -110,7 +110,7 @@ func FuzzTokenShape(f *testing.F) {
 // expired is accepted, nothing panics, and no error message repeats the
 // token (errors end up in logs).
 func FuzzParseToken(f *testing.F) {
-	key := []byte("fuzz-secret")
+	key := []byte("fuzz-secret-of-thirty-two-bytes!") // HS256 needs 32 bytes
 	now := time.Unix(1_800_000_000, 0)
 	sign := func(method jwt.SigningMethod, k any, claims jwt.MapClaims) string {
 		s, err := jwt.NewWithClaims(method, claims).SignedString(k)

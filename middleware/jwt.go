@@ -131,11 +131,14 @@ type JWTConfig struct {
 	// SubprotocolPrefix marks the Sec-WebSocket-Protocol entry that carries
 	// the token: a browser calls new WebSocket(url, ["chat.v1",
 	// "bearer."+token]). The token must be in base64url (a JWT as issued);
-	// standard base64 ("+", "/", "=") is refused. The hub must list the
-	// app's own protocol ("chat.v1") in core.Config.Subprotocols: the server
-	// then selects it, never echoes the token, and browsers, which fail a
-	// connection whose offered protocols were all ignored, connect.
-	// Optional. Default "bearer.".
+	// standard base64 ("+", "/", "=") is refused. The server selects the
+	// app's own protocol ("chat.v1"), never the token entry: the first of
+	// core.Config.Subprotocols the client offered, or else the first entry
+	// the client offered that is not a token (core.Conn.SetSubprotocol),
+	// since browsers fail a connection whose offered protocols were all
+	// ignored. A client that offers nothing but the token entry is refused
+	// with 400 and a message that says to offer the app's protocol too
+	// (Stats().Rejected["subprotocol"]). Optional. Default "bearer.".
 	SubprotocolPrefix string
 
 	// Issuer, when set, must equal the token's "iss". Optional. Default ""
@@ -156,9 +159,11 @@ type JWTConfig struct {
 	// CloseOnFailure accepts a handshake whose token is refused and then
 	// closes the connection with 4401 and the reason ("missing token",
 	// "token expired", "invalid token"), because a browser only sees 1006
-	// for a refused handshake and cannot tell the user to log in again. The
-	// hub counts such connections as accepted. Optional. Default false: the
-	// handshake is refused with 401 before the upgrade.
+	// for a refused handshake and cannot tell the user to log in again (the
+	// JS client stops reconnecting on 4401 and 4403). Set it on every route
+	// browsers use: it is the recommended setting for them. The hub counts
+	// such connections as accepted. Optional. Default false: the handshake
+	// is refused with 401 before the upgrade, which suits programs.
 	CloseOnFailure bool
 
 	// ParseTokenFunc replaces the default parsing and verification: it
@@ -313,11 +318,9 @@ func (m *jwtMiddleware) checkKeys() []error {
 // checkKey reports whether key can verify tokens signed with method.
 func checkKey(method jwt.SigningMethod, key any) error {
 	alg := method.Alg()
-	switch method.(type) {
+	switch m := method.(type) {
 	case *jwt.SigningMethodHMAC:
-		if b, ok := key.([]byte); !ok || len(b) == 0 {
-			return fmt.Errorf("%s needs a non-empty []byte secret, not %T", alg, key)
-		}
+		return checkHMACKey(alg, m.Hash.Size(), key)
 	case *jwt.SigningMethodRSA, *jwt.SigningMethodRSAPSS:
 		if k, ok := key.(*rsa.PublicKey); !ok || k == nil {
 			return fmt.Errorf("%s needs an *rsa.PublicKey, not %T", alg, key)
@@ -332,6 +335,28 @@ func checkKey(method jwt.SigningMethod, key any) error {
 		}
 	default:
 		return fmt.Errorf("%s is not supported", alg)
+	}
+	return nil
+}
+
+// checkHMACKey refuses a secret that is not a []byte, is empty (the usual
+// sign of an unset environment variable), or is shorter than the hash's
+// output, the minimum RFC 7518 section 3.2 sets (32 bytes for HS256, 48
+// for HS384, 64 for HS512).
+func checkHMACKey(alg string, size int, key any) error {
+	b, ok := key.([]byte)
+	switch {
+	case !ok:
+		if _, isString := key.(string); isString {
+			return fmt.Errorf("%s needs the secret as a []byte, not a string: write []byte(secret)", alg)
+		}
+		return fmt.Errorf("%s needs a []byte secret, not %T", alg, key)
+	case len(b) == 0:
+		return fmt.Errorf("the %s secret is empty: set it to at least %d random bytes "+
+			"(a key read with []byte(os.Getenv(\"JWT_SECRET\")) is empty when the variable is unset)", alg, size)
+	case len(b) < size:
+		return fmt.Errorf("the %s secret is %d bytes, shorter than the hash output: RFC 7518 section 3.2 requires "+
+			"at least 32 bytes for HS256, 48 for HS384 and 64 for HS512: use %d or more random bytes", alg, len(b), size)
 	}
 	return nil
 }
@@ -519,10 +544,10 @@ func (m *jwtMiddleware) keyFunc(t *jwt.Token) (any, error) {
 // authenticate returns the first verified token among the candidates and
 // when it expires, or the error of the last one tried (a token error wins
 // over a missing one).
-func (m *jwtMiddleware) authenticate(c *core.Conn) (any, time.Time, error) {
+func (m *jwtMiddleware) authenticate(c *core.Conn) (any, time.Time, string, error) {
 	cands := m.extract(c)
 	if len(cands) == 0 {
-		return nil, time.Time{}, &TokenError{Err: ErrTokenMissing, where: m.looked}
+		return nil, time.Time{}, "", &TokenError{Err: ErrTokenMissing, where: m.looked}
 	}
 	var last error
 	for _, cand := range cands {
@@ -533,16 +558,46 @@ func (m *jwtMiddleware) authenticate(c *core.Conn) (any, time.Time, error) {
 		}
 		exp, ok := expiry(v)
 		if !ok {
-			return v, time.Time{}, nil
+			return v, time.Time{}, cand.source, nil
 		}
 		exp = exp.Add(m.cfg.Leeway)
 		if !exp.After(m.now()) { // only a ParseTokenFunc can get here
 			last = &TokenError{Source: cand.source, Err: jwt.ErrTokenExpired, where: cand.where}
 			continue
 		}
-		return v, exp, nil
+		return v, exp, cand.source, nil
 	}
-	return nil, time.Time{}, last
+	return nil, time.Time{}, "", last
+}
+
+// answerSubprotocol makes sure a browser that sent its token as a
+// subprotocol entry gets a subprotocol back, which it requires: the hub's
+// Config.Subprotocols choice when it has one, else the first entry the
+// client offered that is not a token (the app's own protocol, selected for
+// it). A client that offered nothing but token entries is refused with 400
+// and a message that says what to offer: answering with a token entry
+// would echo the credential, and answering with none fails the browser
+// with a bare 1006.
+func (m *jwtMiddleware) answerSubprotocol(c *core.Conn) error {
+	for _, p := range c.OfferedSubprotocols() {
+		if !strings.HasPrefix(p, m.cfg.SubprotocolPrefix) {
+			return c.SetSubprotocol(p) // used only when Config.Subprotocols selects none
+		}
+	}
+	return &core.HTTPError{Status: http.StatusBadRequest, Reason: "subprotocol",
+		Message: "the token came as a subprotocol entry but no other subprotocol was offered: offer the app's protocol too, " +
+			"as in new WebSocket(url, [\"app.v1\", \"" + m.cfg.SubprotocolPrefix + "\" + token])"}
+}
+
+// watchExpiry closes c with 4401 "token expired" once d has passed, with a
+// time.AfterFunc timer (no goroutine waits meanwhile), stopped when c
+// closes or when the handshake ends without an upgrade. Call it before
+// next and defer the function it returns.
+func watchExpiry(c *core.Conn, d time.Duration) (deferred func()) {
+	timer := time.AfterFunc(d, func() {
+		_ = c.Close(core.CloseUnauthorized, "token expired")
+	})
+	return afterNext(c, func() { timer.Stop() })
 }
 
 // expiry returns the "exp" of a parsed token or claims value.
@@ -595,7 +650,7 @@ func (m *jwtMiddleware) middleware(next core.HandlerFunc) core.HandlerFunc {
 		if m.cfg.Skipper(c) {
 			return next(c)
 		}
-		v, exp, terr := m.authenticate(c)
+		v, exp, src, terr := m.authenticate(c)
 		if terr != nil {
 			err := m.refusal(c, terr)
 			if err == nil {
@@ -628,11 +683,13 @@ func (m *jwtMiddleware) middleware(next core.HandlerFunc) core.HandlerFunc {
 			return next(c)
 		}
 		c.Set(m.cfg.ContextKey, v)
+		if src == "subprotocol" {
+			if err := m.answerSubprotocol(c); err != nil {
+				return err
+			}
+		}
 		if !exp.IsZero() {
-			timer := time.AfterFunc(exp.Sub(m.now()), func() {
-				_ = c.Close(core.CloseUnauthorized, "token expired")
-			})
-			defer afterNext(c, func() { timer.Stop() })()
+			defer watchExpiry(c, exp.Sub(m.now()))()
 		}
 		return next(c)
 	}

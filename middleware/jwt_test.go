@@ -109,7 +109,7 @@ func TestJWTAccepts(t *testing.T) {
 		{name: "subprotocol custom prefix", cfg: JWTConfig{SigningKey: secret, SubprotocolPrefix: "access_token.", TokenLookup: "subprotocol"},
 			proto: []string{"chat.v1"},
 			opt:   func(tok string) wstest.Option { return wstest.WithSubprotocols("access_token."+tok, "chat.v1") }},
-		{name: "kid", cfg: JWTConfig{SigningKeys: map[string]any{"old": []byte("old-secret"), "new": secret}},
+		{name: "kid", cfg: JWTConfig{SigningKeys: map[string]any{"old": []byte("old-secret-0123456789abcdef01234"), "new": secret}},
 			tok: sign(t, jwt.SigningMethodHS256, secret, claims(), map[string]any{"kid": "new"}), opt: bearer},
 		{name: "RS256", cfg: JWTConfig{SigningMethod: "RS256", SigningKey: &rsaKey().PublicKey}, tok: rsaTok, opt: bearer},
 		{name: "issuer and audience", cfg: JWTConfig{SigningKey: secret, Issuer: "https://auth.example.com", Audience: []string{"chat", "admin"}},

@@ -23,7 +23,7 @@ func TestMain(m *testing.M) {
 // serve starts the test server's routes on httptest.
 func serve(t *testing.T) *httptest.Server {
 	t.Helper()
-	h, hub, err := newServer([]byte("k"), slog.New(slog.DiscardHandler))
+	h, hub, err := newServer([]byte("e2e-test-key-not-secret-32-bytes!"), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

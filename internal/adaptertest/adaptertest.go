@@ -133,6 +133,7 @@ func Run(t *testing.T, a Adapter) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.run(t, a) })
 	}
+	t.Run("authorization", func(t *testing.T) { testAuthorization(t, a) }) // authz.go
 }
 
 // welcome is what the suite's route handler sends after the upgrade: the
