@@ -12,6 +12,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/rushws/rushws/internal/quote"
 )
 
 // EventFunc handles one event. data is the raw JSON of the envelope's
@@ -272,7 +274,7 @@ func encodeEvent(event string, data any, ack uint64) ([]byte, error) {
 // to dst.
 func appendEvent(dst []byte, event string, data any, ack uint64) ([]byte, error) {
 	if !ValidEventName(event) {
-		return nil, fmt.Errorf("%w: %s", ErrInvalidEvent, quoteCut(event))
+		return nil, fmt.Errorf("%w: %s", ErrInvalidEvent, quote.Input(event, maxQuoted))
 	}
 	dst = append(dst, `{"event":`...)
 	ev, _ := json.Marshal(event)
@@ -280,7 +282,7 @@ func appendEvent(dst []byte, event string, data any, ack uint64) ([]byte, error)
 	dst = append(dst, `,"data":`...)
 	d, err := json.Marshal(data)
 	if err != nil {
-		return nil, fmt.Errorf("rushws: event %s: data cannot be encoded: %w", quoteCut(event), err)
+		return nil, fmt.Errorf("rushws: event %s: data cannot be encoded: %w", quote.Input(event, maxQuoted), err)
 	}
 	dst = append(dst, d...)
 	if ack > 0 {
@@ -288,14 +290,6 @@ func appendEvent(dst []byte, event string, data any, ack uint64) ([]byte, error)
 		dst = strconv.AppendUint(dst, ack, 10)
 	}
 	return append(dst, '}'), nil
-}
-
-// quoteCut quotes user input for an error or a log line, cut to 64 bytes.
-func quoteCut(s string) string {
-	if len(s) > 64 {
-		return strconv.Quote(cutUTF8(s, 64)) + "..."
-	}
-	return strconv.Quote(s)
 }
 
 // dispatchText handles one inbound text message on the read goroutine.
@@ -347,7 +341,7 @@ func (c *Conn) dispatchText(data []byte) error {
 		if raw != nil {
 			return c.callRaw(raw, TextMessage, data)
 		}
-		return c.reply(ack, nil, &EventError{Code: CodeUnknownEvent, Message: "no handler for event " + strconv.Quote(truncateReason(name))}, "")
+		return c.reply(ack, nil, &EventError{Code: CodeUnknownEvent, Message: "no handler for event " + strconv.Quote(quote.Cut(name, maxCloseReason))}, "")
 	}
 	if len(env.Data) == 0 {
 		env.Data = json.RawMessage("null")

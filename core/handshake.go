@@ -12,6 +12,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+
+	"github.com/rushws/rushws/internal/quote"
 )
 
 // ConnInfo carries what an adapter learned from its framework about a
@@ -63,7 +65,7 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, info ConnInfo, fn Ha
 	hw := &hijackWriter{ResponseWriter: w}
 	route := info.Route
 	if route == "" {
-		route = cutUTF8(r.URL.Path, 128) // a client's path: bounded in logs
+		route = quote.Cut(r.URL.Path, maxLoggedPath) // a client's path: bounded in logs
 	}
 	final := func(c *Conn) error { return h.upgrade(hw, r, c, fn, route) }
 	err := h.runChain(h.chain(final, mw), c)
@@ -80,7 +82,7 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, info ConnInfo, fn Ha
 			// gorilla took the connection over and then failed (a client
 			// that broke the handshake after it was checked): nothing may
 			// be written to it any more.
-			h.stats.reject("bad_handshake")
+			h.stats.reject(RejectBadHandshake)
 			h.log.Debug("rushws: upgrade failed after hijack", "ip", c.ip, "err", err)
 			return nil
 		}
@@ -88,11 +90,11 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, info ConnInfo, fn Ha
 		switch {
 		case errors.As(err, &he):
 		case err == nil:
-			he = &HTTPError{Status: http.StatusForbidden, Message: "connection refused", Reason: "middleware"}
+			he = &HTTPError{Status: http.StatusForbidden, Message: "connection refused", Reason: RejectMiddleware}
 		default:
 			h.stats.errors.Add(1)
 			h.log.Error("rushws: handshake failed", "route", route, "ip", c.ip, "err", err)
-			he = &HTTPError{Status: http.StatusInternalServerError, Message: "internal error", Reason: "internal", Err: err}
+			he = &HTTPError{Status: http.StatusInternalServerError, Message: "internal error", Reason: RejectInternal, Err: err}
 		}
 		return h.refuse(he)
 	}
@@ -131,8 +133,8 @@ func (h *Hub) upgrade(hw *hijackWriter, r *http.Request, c *Conn, fn HandlerFunc
 	if !c.originChecked && !h.originAllowed(r) {
 		origin := r.Header.Get("Origin")
 		h.log.Info("rushws: origin refused: not the same origin and no origin middleware on the route",
-			"route", route, "origin", quoteCut(origin), "host", quoteCut(r.Host), "ip", c.ip)
-		return &HTTPError{Status: http.StatusForbidden, Message: "origin not allowed", Reason: "origin"}
+			"route", route, "origin", quote.Input(origin, maxQuoted), "host", quote.Input(r.Host, maxQuoted), "ip", c.ip)
+		return &HTTPError{Status: http.StatusForbidden, Message: "origin not allowed", Reason: RejectOrigin}
 	}
 	ws, err := h.upgrader.Upgrade(hw, r, responseHeader(hw.Header()))
 	if err != nil && hw.wire != nil {
@@ -142,14 +144,14 @@ func (h *Hub) upgrade(hw *hijackWriter, r *http.Request, c *Conn, fn HandlerFunc
 		if hw.hijackErr != nil {
 			h.log.Error("rushws: cannot take over the connection: the response writer does not support hijacking; "+
 				"a middleware on this route (such as Echo's Timeout or a buffering writer) hides http.Hijacker",
-				"path", cutUTF8(r.URL.Path, 128), "err", hw.hijackErr)
-			return &HTTPError{Status: http.StatusInternalServerError, Message: "websocket upgrade not possible on this route", Reason: "hijack", Err: hw.hijackErr}
+				"path", quote.Cut(r.URL.Path, maxLoggedPath), "err", hw.hijackErr)
+			return &HTTPError{Status: http.StatusInternalServerError, Message: "websocket upgrade not possible on this route", Reason: RejectHijack, Err: hw.hijackErr}
 		}
 		if hw.status != 0 { // a check gorilla made that ours did not
-			return &HTTPError{Status: hw.status, Reason: "bad_handshake", Err: err}
+			return &HTTPError{Status: hw.status, Reason: RejectBadHandshake, Err: err}
 		}
 		h.log.Debug("rushws: upgrade failed", "ip", c.ip, "err", err)
-		return &HTTPError{Status: http.StatusBadRequest, Reason: "bad_handshake", Err: err}
+		return &HTTPError{Status: http.StatusBadRequest, Reason: RejectBadHandshake, Err: err}
 	}
 	now := time.Now()
 	c.lastSeen.Store(now.UnixNano())
@@ -241,15 +243,7 @@ func (c *Conn) closeForError(err error, route string) {
 		}
 		c.closeGraceful(code, ce.Reason)
 	case errors.As(err, &he):
-		code := ClosePolicyViolation
-		switch he.Status {
-		case http.StatusUnauthorized:
-			code = CloseUnauthorized
-		case http.StatusForbidden:
-			code = CloseForbidden
-		case http.StatusTooManyRequests:
-			code = CloseRateLimited
-		}
+		code := CloseCodeForStatus(he.Status)
 		msg := he.Message
 		if msg == "" {
 			msg = http.StatusText(he.Status)
@@ -312,20 +306,20 @@ func cloneParams(ps []Param) []Param {
 // refuse, so refusals are counted and answered before any middleware runs.
 func checkHandshake(r *http.Request) *HTTPError {
 	if r.Method != http.MethodGet {
-		return &HTTPError{Status: http.StatusMethodNotAllowed, Message: "websocket handshake must use GET", Reason: "method",
+		return &HTTPError{Status: http.StatusMethodNotAllowed, Message: "websocket handshake must use GET", Reason: RejectMethod,
 			Header: http.Header{"Allow": {http.MethodGet}}}
 	}
 	if !headerHasToken(r.Header, "Connection", "upgrade") || !headerHasToken(r.Header, "Upgrade", "websocket") {
-		return &HTTPError{Status: http.StatusBadRequest, Message: "not a websocket handshake", Reason: "bad_handshake",
+		return &HTTPError{Status: http.StatusBadRequest, Message: "not a websocket handshake", Reason: RejectBadHandshake,
 			Header: http.Header{"Upgrade": {"websocket"}}}
 	}
 	if r.Header.Get("Sec-Websocket-Version") != "13" {
-		return &HTTPError{Status: http.StatusBadRequest, Message: "unsupported websocket version", Reason: "bad_handshake",
+		return &HTTPError{Status: http.StatusBadRequest, Message: "unsupported websocket version", Reason: RejectBadHandshake,
 			Header: http.Header{"Sec-Websocket-Version": {"13"}}}
 	}
 	key := r.Header.Get("Sec-Websocket-Key")
 	if b, err := base64.StdEncoding.DecodeString(key); err != nil || len(b) != 16 {
-		return &HTTPError{Status: http.StatusBadRequest, Message: "invalid Sec-WebSocket-Key", Reason: "bad_handshake"}
+		return &HTTPError{Status: http.StatusBadRequest, Message: "invalid Sec-WebSocket-Key", Reason: RejectBadHandshake}
 	}
 	return nil
 }

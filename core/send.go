@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/rushws/rushws/internal/quote"
 )
 
 // maxWritev bounds the bytes handed to one writev, so the writer notices a
@@ -46,7 +48,7 @@ func controlOut(op byte, payload []byte) outbound {
 
 // closeOut frames a close frame with code and reason.
 func closeOut(code int, reason string) outbound {
-	reason = truncateReason(reason)
+	reason = quote.Cut(reason, maxCloseReason)
 	p := make([]byte, 2, 2+len(reason))
 	p[0], p[1] = byte(code>>8), byte(code)
 	return controlOut(opClose, append(p, reason...))
@@ -508,15 +510,6 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// truncateReason keeps a close reason within the 123 bytes a close frame
-// allows, without splitting a UTF-8 sequence.
-func truncateReason(s string) string {
-	if len(s) <= 123 {
-		return s
-	}
-	s = s[:123]
-	for len(s) > 0 && !utf8.ValidString(s) {
-		s = s[:len(s)-1]
-	}
-	return s
-}
+// maxCloseReason is the most bytes of reason a close frame carries;
+// longer reasons are cut without splitting a UTF-8 character.
+const maxCloseReason = 123

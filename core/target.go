@@ -10,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/rushws/rushws/internal/quote"
 )
 
 // Target names who a send goes to: everyone, the members of one or more
@@ -138,7 +140,7 @@ func (t Target) Close(code int, reason string) (int, error) {
 	if err := t.validate(); err != nil {
 		return 0, err
 	}
-	reason = truncateReason(reason)
+	reason = quote.Cut(reason, maxCloseReason)
 	n := t.closeLocal(code, reason)
 	if t.hub.broker != nil && !t.remote {
 		t.publish(websocket.TextMessage, []byte(reason), code)

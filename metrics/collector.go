@@ -8,19 +8,15 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rushws/rushws/core"
+	"github.com/rushws/rushws/internal/quote"
 )
 
 // RejectReasons returns the reasons rushws_connections_rejected_total is
-// labelled with out of the box: those the hub and package middleware use.
-// A refusal under any other reason (an HTTPError with a Reason of the
-// application's own, or derived from an unusual status) counts as "other",
-// unless Config.RejectReasons lists it.
-func RejectReasons() []string { return slices.Clone(rejectReasons) }
-
-var rejectReasons = []string{
-	"bad_handshake", "method", "origin", "full", "shutdown", "hijack", "middleware", "internal",
-	"unauthorized", "forbidden", "rate_limited", "too_many_connections", "unavailable",
-}
+// labelled with out of the box: core.RejectReasons, those the hub and
+// package middleware use. A refusal under any other reason (an HTTPError
+// with a Reason of the application's own, or derived from an unusual
+// status) counts as "other", unless Config.RejectReasons lists it.
+func RejectReasons() []string { return core.RejectReasons() }
 
 // otherReason is the label of refusals under a reason the collector does
 // not list.
@@ -73,12 +69,12 @@ type Collector struct {
 // valid UTF-8.
 func NewCollector(hub *core.Hub, cfg Config) (*Collector, error) {
 	if hub == nil {
-		return nil, errors.New("rushws/metrics: NewCollector needs a hub, got nil")
+		return nil, errors.New("metrics: NewCollector needs a hub, got nil")
 	}
 	reasons := RejectReasons()
 	for _, r := range cfg.RejectReasons {
 		if r == "" || !utf8.ValidString(r) {
-			return nil, fmt.Errorf("rushws/metrics: Config.RejectReasons: %.64q is not a valid label value", r)
+			return nil, fmt.Errorf("metrics: Config.RejectReasons: %s is not a valid label value", quote.Input(r, 64))
 		}
 		if r != otherReason && !slices.Contains(reasons, r) {
 			reasons = append(reasons, r)
@@ -124,7 +120,7 @@ func NewCollector(hub *core.Hub, cfg Config) (*Collector, error) {
 	// Check the descriptions (label names, const labels) the way a
 	// registry would, so a mistake shows here rather than at Register.
 	if err := prometheus.NewPedanticRegistry().Register(c); err != nil {
-		return nil, fmt.Errorf("rushws/metrics: Config.ConstLabels: %w", err)
+		return nil, fmt.Errorf("metrics: Config.ConstLabels: %w", err)
 	}
 	return c, nil
 }
@@ -133,7 +129,7 @@ func NewCollector(hub *core.Hub, cfg Config) (*Collector, error) {
 // application's registry, never the global one unless it is passed in.
 func Register(reg prometheus.Registerer, hub *core.Hub) error {
 	if reg == nil {
-		return errors.New("rushws/metrics: Register needs a prometheus.Registerer, got nil")
+		return errors.New("metrics: Register needs a prometheus.Registerer, got nil")
 	}
 	c, err := NewCollector(hub, Config{})
 	if err != nil {
@@ -199,7 +195,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.pauses, s.Pauses)
 	counter(c.timeouts, s.Timeouts)
 	histogram(c.pingRTT, s.PingRTTHistogram)
-	histogram(c.sendQueue, s.QueueHistogram)
+	histogram(c.sendQueue, s.SendQueueHistogram)
 
 	if b := s.Broker; b != nil {
 		counter(c.brokerPublished, b.Published)

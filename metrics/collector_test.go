@@ -359,7 +359,7 @@ rushws_ping_rtt_seconds_count 0
 	}
 
 	// The writers woke up at least once and saw at most what was sent.
-	q := s.hub.Stats().QueueHistogram
+	q := s.hub.Stats().SendQueueHistogram
 	if q.Count == 0 || q.Sum <= 0 {
 		t.Errorf("send-queue histogram = %+v, want observations", q)
 	}

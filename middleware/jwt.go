@@ -575,7 +575,7 @@ func (m *jwtMiddleware) refusal(c *core.Conn, terr error) error {
 		case errors.Is(terr, jwt.ErrTokenExpired):
 			msg = "token expired"
 		}
-		return &core.HTTPError{Status: http.StatusUnauthorized, Message: msg, Reason: "unauthorized",
+		return &core.HTTPError{Status: http.StatusUnauthorized, Message: msg, Reason: core.RejectUnauthorized,
 			Header: http.Header{"Www-Authenticate": {"Bearer"}}, Err: terr}
 	}
 	if m.cfg.ErrorHandler == nil {
@@ -615,7 +615,7 @@ func (m *jwtMiddleware) middleware(next core.HandlerFunc) core.HandlerFunc {
 				if msg == "" {
 					msg = http.StatusText(he.Status)
 				}
-				cerr = c.Close(closeCodeFor(he.Status), msg)
+				cerr = c.Close(core.CloseCodeForStatus(he.Status), msg)
 			default:
 				return err
 			}
