@@ -13,20 +13,27 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rushws/rushws/internal/origincheck"
 	"github.com/rushws/rushws/internal/quote"
 )
 
 // ConnInfo carries what an adapter learned from its framework about a
-// handshake: the route's path parameters and the client IP as the
-// framework's trusted-proxy configuration determined it.
+// handshake: the route's path parameters and pattern, the client IP as the
+// framework's trusted-proxy configuration determined it, and the values
+// its middleware stored. The adapter copies them out of the framework's
+// (often pooled) context before calling Serve; the hub copies them again
+// and keeps none of the adapter's slices or maps.
 type ConnInfo struct {
 	// Params are the route's path parameters. Optional.
 	Params []Param
 	// ClientIP is the client's address. Optional. Default the host part of
 	// the request's RemoteAddr.
 	ClientIP string
-	// Route names the route in logs (the framework's pattern, such as
-	// "/chat/:room"). Optional. Default the request's path.
+	// Route names the route in logs: the framework's pattern, such as
+	// "/api/chat/:room" (Echo's c.Path(), Gin's c.FullPath(), net/http's
+	// r.Pattern), so one route's lines group together whatever the
+	// client's path. Optional. Default the request's path, cut to 128
+	// bytes.
 	Route string
 	// Values are copied into the connection's metadata before any
 	// middleware runs, so what the framework's own middleware set (echo-jwt's
@@ -35,25 +42,48 @@ type ConnInfo struct {
 }
 
 // Handler returns an http.Handler for plain net/http: the route's wildcards
-// (r.PathValue, Go 1.22 patterns) become Conn params and the client IP is the
-// remote address. Refused handshakes get a JSON body.
+// (r.PathValue, Go 1.22 patterns) become Conn params, the pattern
+// (r.Pattern) names the route in logs, and the client IP is the remote
+// address. Refused handshakes get a JSON body (ErrorBody).
+//
+// Operational endpoints need no adapter either: StatsHandler,
+// RoomsHandler, LiveHandler and ReadyHandler are http.Handlers for any
+// router (echo.WrapHandler, gin.WrapH).
 func (h *Hub) Handler(fn HandlerFunc, mw ...MiddlewareFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		info := ConnInfo{Params: patternParams(r)}
+		info := ConnInfo{Params: patternParams(r), Route: r.Pattern}
 		if err := h.Serve(w, r, info, fn, mw...); err != nil {
 			WriteHTTPError(w, err)
 		}
 	})
 }
 
-// Serve is the seam the adapters call. It validates the handshake, runs the
-// middleware chain, upgrades, runs fn and starts the connection's read
-// goroutine, then returns without keeping w, r or any framework context.
+// Serve is the seam the adapters call, and all an adapter for another
+// framework needs of core. It validates the handshake, runs the middleware
+// chain, upgrades, runs fn and starts the connection's read goroutine, then
+// returns without keeping w, r or any framework context.
 //
-// Before the upgrade it writes nothing: a refused handshake returns an
-// *HTTPError for the caller to answer in its framework's way (Handler uses
-// WriteHTTPError). After a successful upgrade it returns nil; the caller must
-// then write nothing to w.
+// The contract an adapter keeps (echows, echo5ws and ginws keep it, and
+// the repository's adapter test suite checks it):
+//
+//   - Call Serve from the route's handler, after the framework's own
+//     middleware, with the framework's http.ResponseWriter and
+//     *http.Request. If the framework has already written the response,
+//     do not call it: the upgrade would follow a status line.
+//   - Fill ConnInfo from the framework: decoded path params, the route's
+//     pattern, the client IP its trusted-proxy settings determined, and
+//     the values its middleware stored for the connection.
+//   - Before the upgrade Serve writes nothing: a refused handshake returns
+//     an *HTTPError. Add its Header to the response and answer with its
+//     Status and its Body as JSON, in the framework's way (Handler uses
+//     WriteHTTPError). Any other error is a failure of the framework's
+//     plumbing: answer 500.
+//   - After a successful upgrade it returns nil and the connection belongs
+//     to the hub: write nothing to w, stop the framework's handler chain,
+//     and report 101 to the framework's logger if it asks.
+//
+// Requests that the framework's middleware refuses before the route
+// handler runs never reach Serve, so Stats.Rejected does not count them.
 func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, info ConnInfo, fn HandlerFunc, mw ...MiddlewareFunc) error {
 	if err := checkHandshake(r); err != nil {
 		return h.refuse(err)
@@ -210,6 +240,11 @@ func (h *Hub) runHandler(fn HandlerFunc, c *Conn, route string) (err error) {
 	}()
 	return fn(c)
 }
+
+// The Origin middleware of package middleware marks a connection whose
+// Origin it has decided (before next), so upgrade skips the hub's own
+// check.
+func init() { origincheck.Mark = func(c any) { c.(*Conn).originChecked = true } }
 
 // offersDeflate reports whether the client offers permessage-deflate, the
 // one extension gorilla negotiates.
@@ -385,16 +420,26 @@ func WriteHTTPError(w http.ResponseWriter, err error) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(he.Status)
-	_ = json.NewEncoder(w).Encode(ErrorBody(he))
+	_ = json.NewEncoder(w).Encode(he.Body())
 }
 
-// ErrorBody returns the JSON body for a refused handshake.
-func ErrorBody(he *HTTPError) map[string]any {
-	msg := he.Message
+// ErrorBody is the JSON body of a refused handshake,
+// {"status":401,"message":"token expired"}, the same under every adapter.
+// An adapter answers a refusal with it in its framework's way.
+type ErrorBody struct {
+	// Status is the HTTP status code of the response.
+	Status int `json:"status"`
+	// Message is HTTPError.Message, or the status text when that is empty.
+	Message string `json:"message"`
+}
+
+// Body returns the JSON body that answers the refused handshake.
+func (e *HTTPError) Body() ErrorBody {
+	msg := e.Message
 	if msg == "" {
-		msg = http.StatusText(he.Status)
+		msg = http.StatusText(e.Status)
 	}
-	return map[string]any{"status": he.Status, "message": msg}
+	return ErrorBody{Status: e.Status, Message: msg}
 }
 
 // patternParams copies the wildcards of a Go 1.22 ServeMux pattern.

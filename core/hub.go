@@ -104,7 +104,7 @@ func NewHub(cfg Config) (*Hub, error) {
 		Subprotocols:      cfg.Subprotocols,
 		EnableCompression: cfg.EnableCompression,
 		// The origin was decided before the upgrade, in one place: see
-		// checkOrigin and MarkOriginChecked.
+		// originAllowed and package internal/origincheck.
 		CheckOrigin: func(*http.Request) bool { return true },
 		// Errors are answered by the hub itself, as JSON.
 		Error: func(w http.ResponseWriter, _ *http.Request, status int, reason error) {

@@ -88,10 +88,10 @@ func (c *Conn) SendJSON(v any) error {
 
 // Emit queues the event message {"event":event,"data":data}. With
 // recovery on it is kept in the connection's history, like a send through
-// Hub.ToConn, so a client that reconnects gets it if it was missed.
+// Hub.ToIDs, so a client that reconnects gets it if it was missed.
 func (c *Conn) Emit(event string, data any) error {
 	if c.sess != nil {
-		_, err := c.hub.ToConn(c.id).Emit(event, data)
+		_, err := c.hub.ToIDs(c.id).Emit(event, data)
 		return err
 	}
 	b, err := appendEvent(newFrameBuf(64), event, data, 0)

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/rushws/rushws/core"
+	"github.com/rushws/rushws/internal/origincheck"
 	"github.com/rushws/rushws/internal/quote"
 )
 
@@ -260,7 +261,7 @@ func (m *originMiddleware) middleware(next core.HandlerFunc) core.HandlerFunc {
 		if why != "" {
 			return m.refuse(c, why)
 		}
-		c.MarkOriginChecked()
+		origincheck.Mark(c)
 		return next(c)
 	}
 }
