@@ -51,7 +51,7 @@ type ConnInfo struct {
 // router (echo.WrapHandler, gin.WrapH).
 func (h *Hub) Handler(fn HandlerFunc, mw ...MiddlewareFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		info := ConnInfo{Params: patternParams(r), Route: r.Pattern}
+		info := ConnInfo{Params: patternParams(r), Route: patternPath(r.Pattern)}
 		if err := h.Serve(w, r, info, fn, mw...); err != nil {
 			WriteHTTPError(w, err)
 		}
@@ -424,13 +424,13 @@ func WriteHTTPError(w http.ResponseWriter, err error) {
 }
 
 // ErrorBody is the JSON body of a refused handshake,
-// {"status":401,"message":"token expired"}, the same under every adapter.
+// {"message":"token expired","status":401}, the same under every adapter.
 // An adapter answers a refusal with it in its framework's way.
 type ErrorBody struct {
-	// Status is the HTTP status code of the response.
-	Status int `json:"status"`
 	// Message is HTTPError.Message, or the status text when that is empty.
 	Message string `json:"message"`
+	// Status is the HTTP status code of the response.
+	Status int `json:"status"`
 }
 
 // Body returns the JSON body that answers the refused handshake.
@@ -440,6 +440,15 @@ func (e *HTTPError) Body() ErrorBody {
 		msg = http.StatusText(e.Status)
 	}
 	return ErrorBody{Status: e.Status, Message: msg}
+}
+
+// patternPath returns the path of a ServeMux pattern, without the method
+// ("GET /chat/{room}" is "/chat/{room}"), as the frameworks name routes.
+func patternPath(p string) string {
+	if _, path, ok := strings.Cut(p, " "); ok {
+		return strings.TrimLeft(path, " \t")
+	}
+	return p
 }
 
 // patternParams copies the wildcards of a Go 1.22 ServeMux pattern.

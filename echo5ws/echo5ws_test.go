@@ -30,6 +30,7 @@ func TestContract(t *testing.T) {
 		Name:         "echo5ws",
 		ProxyHeaders: true,
 		Values:       true,
+		Pattern:      adaptertest.Prefix + "/ws/:room/:id",
 		Mount: func(t *testing.T, hub *core.Hub, app adaptertest.App) http.Handler {
 			e, _ := newEcho(t)
 			if app.TrustLoopbackProxy {
@@ -48,6 +49,10 @@ func TestContract(t *testing.T) {
 					return next(c)
 				}
 			})
+			api.GET("/admin/stats", echo.WrapHandler(core.StatsHandler(hub)))
+			api.GET("/admin/rooms", echo.WrapHandler(core.RoomsHandler(hub)))
+			api.GET("/admin/livez", echo.WrapHandler(core.LiveHandler(hub)))
+			api.GET("/admin/readyz", echo.WrapHandler(core.ReadyHandler(hub)))
 			echo5ws.WSWithConfig(api, "/ws/:room/:id", hub, app.Handler, echo5ws.Config{
 				Middleware:  app.Middleware,
 				ContextKeys: []string{"user", "tenant"},

@@ -18,6 +18,7 @@ func TestContract(t *testing.T) {
 		Name:         "echows",
 		ProxyHeaders: true,
 		Values:       true,
+		Pattern:      adaptertest.Prefix + "/ws/:room/:id",
 		Mount: func(t *testing.T, hub *core.Hub, app adaptertest.App) http.Handler {
 			e, _ := newEcho(t)
 			e.IPExtractor = echo.ExtractIPDirect()
@@ -37,6 +38,10 @@ func TestContract(t *testing.T) {
 					return next(c)
 				}
 			})
+			api.GET("/admin/stats", echo.WrapHandler(core.StatsHandler(hub)))
+			api.GET("/admin/rooms", echo.WrapHandler(core.RoomsHandler(hub)))
+			api.GET("/admin/livez", echo.WrapHandler(core.LiveHandler(hub)))
+			api.GET("/admin/readyz", echo.WrapHandler(core.ReadyHandler(hub)))
 			echows.WSWithConfig(api, "/ws/:room/:id", hub, app.Handler, echows.Config{
 				Middleware:  app.Middleware,
 				ContextKeys: []string{"user", "tenant"},

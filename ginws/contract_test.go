@@ -21,6 +21,7 @@ func TestContract(t *testing.T) {
 		ProxyHeaders:         true,
 		Values:               true,
 		EncodedSlashNotFound: true,
+		Pattern:              adaptertest.Prefix + "/ws/:room/:id",
 		Mount: func(t *testing.T, hub *core.Hub, app adaptertest.App) http.Handler {
 			r := gin.New()
 			proxies := []string(nil)
@@ -41,6 +42,10 @@ func TestContract(t *testing.T) {
 				}
 				c.Set("tenant", adaptertest.Tenant)
 			})
+			api.GET("/admin/stats", gin.WrapH(core.StatsHandler(hub)))
+			api.GET("/admin/rooms", gin.WrapH(core.RoomsHandler(hub)))
+			api.GET("/admin/livez", gin.WrapH(core.LiveHandler(hub)))
+			api.GET("/admin/readyz", gin.WrapH(core.ReadyHandler(hub)))
 			ginws.WSWithConfig(api, "/ws/:room/:id", hub, app.Handler, ginws.Config{
 				Middleware:      app.Middleware,
 				RouteMiddleware: []gin.HandlerFunc{func(c *gin.Context) { c.Header(adaptertest.HeaderRoute, "ws") }},

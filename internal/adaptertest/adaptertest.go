@@ -57,6 +57,11 @@ const (
 //     where it has one, with route middleware that sets HeaderRoute: ws,
 //     the connection middleware Middleware, the route handler Handler, and
 //     the keys "user" and "tenant" copied when the adapter needs them named;
+//   - in the same group, the hub's operational endpoints mounted with the
+//     framework's wrap helper (echo.WrapHandler, gin.WrapH), as the
+//     adapters' package docs show: "/admin/stats" (core.StatsHandler),
+//     "/admin/rooms" (core.RoomsHandler), "/admin/livez"
+//     (core.LiveHandler) and "/admin/readyz" (core.ReadyHandler);
 //   - client IPs from the peer address, or from X-Forwarded-For sent by a
 //     loopback proxy when TrustLoopbackProxy is set.
 type App struct {
@@ -76,6 +81,9 @@ type Adapter struct {
 	// Mount builds App on a new router of the framework, serving hub.
 	// Required.
 	Mount func(t *testing.T, hub *core.Hub, app App) http.Handler
+	// Pattern is how the framework names the WebSocket route: the hub's
+	// logs name it so ("/api/ws/:room/:id"). Required.
+	Pattern string
 	// ProxyHeaders reports whether the framework can take the client IP
 	// from a trusted proxy's X-Forwarded-For. Optional. Default false: the
 	// trusted-proxy case is skipped.
@@ -115,6 +123,9 @@ var cases = []testCase{
 	{"refused by framework middleware in front", testRefusedInFront},
 	{"hub shutting down", testShuttingDown},
 	{"websocket outlives the server's read timeout", testReadTimeout},
+	{"route pattern in the hub's logs", testRoutePattern},
+	{"operational endpoints through the framework's wrap", testOperational},
+	{"a refusal in front is not the hub's to count", testRefusedInFrontUncounted},
 }
 
 // CaseNames returns the names of the contract's cases, in the order Run
@@ -169,6 +180,9 @@ type env struct {
 	hubLog *syncBuffer
 	srvLog *syncBuffer
 	active sync.WaitGroup
+	// quietErrors lets a case whose route handler fails on purpose leave
+	// errors in the hub's log.
+	quietErrors bool
 }
 
 // start mounts app on a fresh hub and serves it; configure, when set, may
@@ -204,7 +218,7 @@ func start(t *testing.T, a Adapter, app App, configure func(*http.Server)) *env 
 		e.srv.Close()
 		e.active.Wait()
 		for name, buf := range map[string]*syncBuffer{"http.Server": e.srvLog, "hub": e.hubLog} {
-			if s := buf.String(); strings.Contains(s, "hijacked") || strings.Contains(s, "level=ERROR") {
+			if s := buf.String(); strings.Contains(s, "hijacked") || !(e.quietErrors && buf == e.hubLog) && strings.Contains(s, "level=ERROR") {
 				t.Errorf("%s: %s logged:\n%s", a.Name, name, s)
 			}
 		}
@@ -549,6 +563,114 @@ func testReadTimeout(t *testing.T, a Adapter) {
 	time.Sleep(4 * timeout) // idle past every server timeout
 	if got := whoami(t, ws); a.Values && got != "alice" {
 		t.Errorf("whoami after the server's timeouts = %q, want alice", got)
+	}
+}
+
+func testRoutePattern(t *testing.T, a Adapter) {
+	failed := func(c *core.Conn) error { return fmt.Errorf("no such game %q", c.Param("id")) }
+	e := start(t, a, App{Handler: failed}, nil)
+	e.quietErrors = true
+	ws, _ := e.dial(t, Prefix+"/ws/lobby/42", nil)
+	_ = ws.SetReadDeadline(time.Now().Add(waitTimeout))
+	for {
+		if _, _, err := ws.ReadMessage(); err != nil {
+			if !websocket.IsCloseError(err, core.CloseInternal) {
+				t.Fatalf("read: %v, want close %d", err, core.CloseInternal)
+			}
+			break
+		}
+	}
+	logs := e.hubLog.String()
+	if !strings.Contains(logs, "route handler error") || !strings.Contains(logs, "route="+a.Pattern+" ") {
+		t.Errorf("the hub's log does not name the route %s:\n%s", a.Pattern, logs)
+	}
+}
+
+func testOperational(t *testing.T, a Adapter) {
+	e := start(t, a, App{}, nil)
+	get := func(path string, status int, v any) {
+		t.Helper()
+		resp, body := e.handshake(t, Prefix+path, false, nil)
+		if resp.StatusCode != status {
+			t.Fatalf("GET %s: status %d, want %d (body %s)", path, resp.StatusCode, status, body)
+		}
+		if cc := resp.Header.Get("Cache-Control"); path != "/admin/livez" && path != "/admin/readyz" && cc != "no-store" {
+			t.Errorf("GET %s: Cache-Control %q, want no-store", path, cc)
+		}
+		if err := json.Unmarshal(body, v); err != nil {
+			t.Fatalf("GET %s: %v in %s", path, err, body)
+		}
+	}
+	var st map[string]any
+	get("/admin/stats", http.StatusOK, &st)
+	if st["connections"] != float64(0) {
+		t.Errorf("stats before any connection: connections = %v, want 0", st["connections"])
+	}
+	ws, _ := e.dial(t, Prefix+"/ws/lobby/1", nil)
+	welcomeOf(t, ws)
+	if err := e.hub.Connections()[0].Join("lobby"); err != nil {
+		t.Fatal(err)
+	}
+	get("/admin/stats", http.StatusOK, &st)
+	if st["connections"] != float64(1) || st["accepted"] != float64(1) || st["rooms"] != float64(1) {
+		t.Errorf("stats: connections %v accepted %v rooms %v, want 1 1 1", st["connections"], st["accepted"], st["rooms"])
+	}
+	var rooms []core.RoomInfo
+	get("/admin/rooms", http.StatusOK, &rooms)
+	if len(rooms) != 1 || rooms[0].Name != "lobby" || rooms[0].Members != 1 {
+		t.Errorf("rooms = %+v, want lobby with 1 member", rooms)
+	}
+	var room struct {
+		Name    string            `json:"name"`
+		Members int               `json:"members"`
+		Conns   []json.RawMessage `json:"conns"`
+	}
+	get("/admin/rooms?room=lobby&members=1&limit=1", http.StatusOK, &room)
+	if room.Name != "lobby" || room.Members != 1 || len(room.Conns) != 1 {
+		t.Errorf("?room=lobby&members=1: %+v, want lobby with its 1 member listed", room)
+	}
+	var refusal map[string]any
+	get("/admin/rooms?room=nowhere", http.StatusNotFound, &refusal)
+	var health map[string]any
+	get("/admin/livez", http.StatusOK, &health)
+	get("/admin/readyz", http.StatusOK, &health)
+	_ = ws.Close()
+	waitFor(t, "no connection left", func() bool { return e.hub.Len() == 0 })
+	get("/admin/stats", http.StatusOK, &st)
+	if st["connections"] != float64(0) {
+		t.Errorf("after close: connections = %v, want 0", st["connections"])
+	}
+	if err := e.hub.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	get("/admin/readyz", http.StatusServiceUnavailable, &health)
+	get("/admin/livez", http.StatusServiceUnavailable, &health) // Shutdown has returned: closed
+}
+
+// testRefusedInFrontUncounted states the limit every adapter documents: a
+// request refused by the framework's middleware before the route handler
+// runs never reaches the hub, so neither Stats.Rejected nor the metrics
+// built on it count it; the framework's logger does.
+func testRefusedInFrontUncounted(t *testing.T, a Adapter) {
+	e := start(t, a, App{}, nil)
+	for range 3 {
+		resp, body := e.handshake(t, Prefix+"/ws/lobby/1", true, http.Header{HeaderRefuse: {"1"}})
+		e.expectRefusal(t, resp, body, RefuseStatus, "", "")
+	}
+	if st := e.hub.Stats(); len(st.Rejected) != 0 || st.Errors != 0 {
+		t.Errorf("Stats: rejected %v, errors %d after refusals in front, want none: the hub never saw them", st.Rejected, st.Errors)
+	}
+}
+
+// waitFor polls cond until it holds, failing t after waitTimeout.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 

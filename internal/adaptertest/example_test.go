@@ -26,4 +26,7 @@ func ExampleCaseNames() {
 	// refused by framework middleware in front
 	// hub shutting down
 	// websocket outlives the server's read timeout
+	// route pattern in the hub's logs
+	// operational endpoints through the framework's wrap
+	// a refusal in front is not the hub's to count
 }

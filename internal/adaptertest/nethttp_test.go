@@ -19,7 +19,8 @@ func TestMain(m *testing.M) {
 // framework values, so those cases are skipped.
 func TestNetHTTP(t *testing.T) {
 	adaptertest.Run(t, adaptertest.Adapter{
-		Name: "net/http",
+		Name:    "net/http",
+		Pattern: adaptertest.Prefix + "/ws/{room}/{id}",
 		Mount: func(t *testing.T, hub *core.Hub, app adaptertest.App) http.Handler {
 			route := func(next http.Handler) http.Handler {
 				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -29,6 +30,10 @@ func TestNetHTTP(t *testing.T) {
 			}
 			mux := http.NewServeMux()
 			mux.Handle("GET "+adaptertest.Prefix+"/ws/{room}/{id}", route(hub.Handler(app.Handler, app.Middleware...)))
+			mux.Handle("GET "+adaptertest.Prefix+"/admin/stats", core.StatsHandler(hub))
+			mux.Handle("GET "+adaptertest.Prefix+"/admin/rooms", core.RoomsHandler(hub))
+			mux.Handle("GET "+adaptertest.Prefix+"/admin/livez", core.LiveHandler(hub))
+			mux.Handle("GET "+adaptertest.Prefix+"/admin/readyz", core.ReadyHandler(hub))
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if r.Header.Get(adaptertest.HeaderRefuse) != "" {
 					http.Error(w, "refused in front", adaptertest.RefuseStatus)
