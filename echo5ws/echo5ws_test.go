@@ -21,6 +21,7 @@ import (
 	"github.com/rushws/rushws/core"
 	"github.com/rushws/rushws/echo5ws"
 	"github.com/rushws/rushws/internal/adaptertest"
+	"github.com/rushws/rushws/wstest"
 )
 
 // TestContract runs the contract every adapter keeps against echo5ws,
@@ -109,31 +110,31 @@ func whoHandler(c *core.Conn) error {
 // own after Echo reuses its pooled context, and requests without a valid
 // token are refused by echo-jwt before the hub sees them.
 func TestWSInsideEchoJWTGroup(t *testing.T) {
-	hub, _ := newHub(t, core.Config{})
+	hub, _ := adaptertest.NewHub(t, core.Config{})
 	e, echoLog := newEcho(t)
 	api := e.Group("/api", echojwt.WithConfig(echojwt.Config{SigningKey: jwtKey}))
 	route := echo5ws.WS(api, "/chat/:room", hub, whoHandler)
 	if route.Method != http.MethodGet || route.Path != "/api/chat/:room" {
 		t.Errorf("WS returned route %s %s, want GET /api/chat/:room", route.Method, route.Path)
 	}
-	srv, errLog := startServer(t, e)
+	srv, errLog := adaptertest.StartServer(t, e)
 
 	const users = 12
 	conns := make([]*websocket.Conn, users)
 	for i := range conns {
 		sub := fmt.Sprintf("user-%d", i)
-		ws, _ := dial(t, wsURL(srv, "/api/chat/lobby"), http.Header{"Authorization": {"Bearer " + signToken(t, sub)}})
+		ws, _ := adaptertest.Dial(t, adaptertest.WSURL(srv, "/api/chat/lobby"), http.Header{"Authorization": {"Bearer " + signToken(t, sub)}})
 		var got string
-		expectEvent(t, ws, "welcome", &got)
+		adaptertest.ExpectEvent(t, ws, "welcome", &got)
 		if got != sub {
 			t.Fatalf("connection %d: welcome %q, want %q", i, got, sub)
 		}
 		conns[i] = ws
 	}
 	for i, ws := range conns {
-		mustEmit(t, ws, "whoami", nil)
+		adaptertest.MustEmit(t, ws, "whoami", nil)
 		var got string
-		expectEvent(t, ws, "me", &got)
+		adaptertest.ExpectEvent(t, ws, "me", &got)
 		if want := fmt.Sprintf("user-%d", i); got != want {
 			t.Errorf("connection %d: c.Get(\"user\") is %q after later requests, want %q", i, got, want)
 		}
@@ -142,7 +143,7 @@ func TestWSInsideEchoJWTGroup(t *testing.T) {
 		"no token":  nil,
 		"bad token": {"Authorization": {"Bearer " + signToken(t, "mallory") + "x"}},
 	} {
-		_, resp, err := tryDial(wsURL(srv, "/api/chat/lobby"), h)
+		_, resp, err := adaptertest.TryDial(adaptertest.WSURL(srv, "/api/chat/lobby"), h)
 		if err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
 			t.Errorf("%s: dial error %v, want 401 from echo-jwt", name, err)
 		}
@@ -151,10 +152,10 @@ func TestWSInsideEchoJWTGroup(t *testing.T) {
 		t.Errorf("Stats: rejected %v accepted %d, want none and %d: echo-jwt refuses before the hub", st.Rejected, st.Accepted, users)
 	}
 	for _, ws := range conns {
-		closeClient(ws)
+		adaptertest.CloseClient(ws)
 	}
-	waitNoConnections(t, hub)
-	noHijackNoise(t, errLog, map[string]*syncBuffer{"Echo logger": echoLog})
+	adaptertest.WaitNoConnections(t, hub)
+	adaptertest.NoHijackNoise(t, errLog, map[string]*wstest.LogBuffer{"Echo logger": echoLog})
 }
 
 // TestContextKeys shows which echo.Context values reach the connection:
@@ -193,7 +194,7 @@ func TestContextKeys(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			hub, _ := newHub(t, core.Config{})
+			hub, _ := adaptertest.NewHub(t, core.Config{})
 			e, _ := newEcho(t)
 			e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
 				return func(c *echo.Context) error {
@@ -212,15 +213,15 @@ func TestContextKeys(t *testing.T) {
 				}
 				return c.Emit("values", got)
 			})
-			srv, _ := startServer(t, e)
-			ws, _ := dial(t, wsURL(srv, "/ws"), nil)
+			srv, _ := adaptertest.StartServer(t, e)
+			ws, _ := adaptertest.Dial(t, adaptertest.WSURL(srv, "/ws"), nil)
 			var got map[string]any
-			expectEvent(t, ws, "values", &got)
+			adaptertest.ExpectEvent(t, ws, "values", &got)
 			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
 				t.Errorf("connection values = %v, want %v", got, tt.want)
 			}
-			closeClient(ws)
-			waitNoConnections(t, hub)
+			adaptertest.CloseClient(ws)
+			adaptertest.WaitNoConnections(t, hub)
 		})
 	}
 }
@@ -236,21 +237,21 @@ func TestRouteMiddleware(t *testing.T) {
 			return next(c)
 		}
 	}
-	hub, _ := newHub(t, core.Config{})
+	hub, _ := adaptertest.NewHub(t, core.Config{})
 	e, _ := newEcho(t)
-	echo5ws.WSWithConfig(e, "/gated/:room", hub, chat, echo5ws.Config{RouteMiddleware: []echo.MiddlewareFunc{gate}})
-	echo5ws.WS(e, "/open/:room", hub, chat)
-	srv, _ := startServer(t, e)
+	echo5ws.WSWithConfig(e, "/gated/:room", hub, adaptertest.Chat, echo5ws.Config{RouteMiddleware: []echo.MiddlewareFunc{gate}})
+	echo5ws.WS(e, "/open/:room", hub, adaptertest.Chat)
+	srv, _ := adaptertest.StartServer(t, e)
 
-	if _, resp, err := tryDial(wsURL(srv, "/gated/lobby"), nil); err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+	if _, resp, err := adaptertest.TryDial(adaptertest.WSURL(srv, "/gated/lobby"), nil); err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
 		t.Errorf("gated route without pass: %v, want 403 from the route middleware", err)
 	}
 	for _, path := range []string{"/gated/lobby?pass=1", "/open/lobby"} {
-		ws, _ := dial(t, wsURL(srv, path), nil)
-		exchange(t, ws)
-		closeClient(ws)
+		ws, _ := adaptertest.Dial(t, adaptertest.WSURL(srv, path), nil)
+		adaptertest.Exchange(t, ws)
+		adaptertest.CloseClient(ws)
 	}
-	waitNoConnections(t, hub)
+	adaptertest.WaitNoConnections(t, hub)
 }
 
 // TestRefusalsThroughEcho checks what Echo's router and error handler make
@@ -269,14 +270,14 @@ func TestRefusalsThroughEcho(t *testing.T) {
 	}{
 		{
 			name:       "POST on a GET route: Echo's router answers",
-			route:      func(e *echo.Echo, hub *core.Hub) { echo5ws.WS(e, "/ws/:room", hub, chat) },
+			route:      func(e *echo.Echo, hub *core.Hub) { echo5ws.WS(e, "/ws/:room", hub, adaptertest.Chat) },
 			method:     http.MethodPost,
 			wantStatus: http.StatusMethodNotAllowed,
 			wantBody:   `{"message":"Method Not Allowed"}`,
 		},
 		{
 			name:       "POST on a route for any method: rushws answers",
-			route:      func(e *echo.Echo, hub *core.Hub) { e.Any("/ws/:room", echo5ws.Handler(hub, chat)) },
+			route:      func(e *echo.Echo, hub *core.Hub) { e.Any("/ws/:room", echo5ws.Handler(hub, adaptertest.Chat)) },
 			method:     http.MethodPost,
 			wantStatus: http.StatusMethodNotAllowed,
 			wantBody:   `{"message":"websocket handshake must use GET","status":405}`,
@@ -286,7 +287,7 @@ func TestRefusalsThroughEcho(t *testing.T) {
 		{
 			name: "rate limited with Retry-After",
 			route: func(e *echo.Echo, hub *core.Hub) {
-				echo5ws.WS(e, "/ws/:room", hub, chat, func(core.HandlerFunc) core.HandlerFunc {
+				echo5ws.WS(e, "/ws/:room", hub, adaptertest.Chat, func(core.HandlerFunc) core.HandlerFunc {
 					return func(*core.Conn) error {
 						return &core.HTTPError{Status: http.StatusTooManyRequests, Message: "slow down", Header: http.Header{"Retry-After": {"7"}}}
 					}
@@ -301,10 +302,10 @@ func TestRefusalsThroughEcho(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			hub, _ := newHub(t, core.Config{})
+			hub, _ := adaptertest.NewHub(t, core.Config{})
 			e, _ := newEcho(t)
 			tt.route(e, hub)
-			srv, errLog := startServer(t, e)
+			srv, errLog := adaptertest.StartServer(t, e)
 			req, err := http.NewRequest(tt.method, srv.URL+"/ws/lobby", nil)
 			if err != nil {
 				t.Fatal(err)
@@ -329,7 +330,7 @@ func TestRefusalsThroughEcho(t *testing.T) {
 			if tt.wantReject != "" && st.Rejected[tt.wantReject] != 1 || tt.wantReject == "" && len(st.Rejected) != 0 {
 				t.Errorf("Stats.Rejected = %v, want %q", st.Rejected, tt.wantReject)
 			}
-			noHijackNoise(t, errLog, nil)
+			adaptertest.NoHijackNoise(t, errLog, nil)
 		})
 	}
 }
@@ -337,7 +338,7 @@ func TestRefusalsThroughEcho(t *testing.T) {
 // TestRefusalUnwrapsToHTTPError lets a custom HTTPErrorHandler find the
 // rushws refusal with errors.As.
 func TestRefusalUnwrapsToHTTPError(t *testing.T) {
-	hub, _ := newHub(t, core.Config{})
+	hub, _ := adaptertest.NewHub(t, core.Config{})
 	e, _ := newEcho(t)
 	found := make(chan int, 1)
 	e.HTTPErrorHandler = func(c *echo.Context, err error) {
@@ -347,8 +348,8 @@ func TestRefusalUnwrapsToHTTPError(t *testing.T) {
 		}
 		_ = c.String(echo.StatusCode(err), "custom")
 	}
-	echo5ws.WS(e, "/ws", hub, chat)
-	srv, _ := startServer(t, e)
+	echo5ws.WS(e, "/ws", hub, adaptertest.Chat)
+	srv, _ := adaptertest.StartServer(t, e)
 	resp, err := http.Get(srv.URL + "/ws") // not a handshake
 	if err != nil {
 		t.Fatal(err)
@@ -434,12 +435,12 @@ func TestEchoMiddleware(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			hub, _ := newHub(t, core.Config{})
+			hub, _ := adaptertest.NewHub(t, core.Config{})
 			e, echoLog := newEcho(t)
-			mwLog := &syncBuffer{}
+			mwLog := &wstest.LogBuffer{}
 			tt.setup(e, mwLog)
-			echo5ws.WS(e, "/ws/:room", hub, chat)
-			srv, errLog := startServer(t, e)
+			echo5ws.WS(e, "/ws/:room", hub, adaptertest.Chat)
+			srv, errLog := adaptertest.StartServer(t, e)
 
 			h := http.Header{}
 			for k, vs := range tt.header {
@@ -448,19 +449,19 @@ func TestEchoMiddleware(t *testing.T) {
 			if h.Get("Origin") == "SAME-ORIGIN" {
 				h.Set("Origin", srv.URL)
 			}
-			ws, resp := dial(t, wsURL(srv, "/ws/lobby"), h)
-			expectEvent(t, ws, "welcome", nil)
+			ws, resp := adaptertest.Dial(t, adaptertest.WSURL(srv, "/ws/lobby"), h)
+			adaptertest.ExpectEvent(t, ws, "welcome", nil)
 			if tt.name == "ContextTimeout" {
 				time.Sleep(100 * time.Millisecond) // past the request's deadline
 			}
-			exchange(t, ws)
-			closeClient(ws)
-			waitNoConnections(t, hub)
-			errLog.waitIdle(t)
+			adaptertest.Exchange(t, ws)
+			adaptertest.CloseClient(ws)
+			adaptertest.WaitNoConnections(t, hub)
+			errLog.WaitIdle(t)
 			if tt.check != nil {
 				tt.check(t, resp, mwLog.String())
 			}
-			noHijackNoise(t, errLog, map[string]*syncBuffer{"Echo logger": echoLog, "middleware log": mwLog})
+			adaptertest.NoHijackNoise(t, errLog, map[string]*wstest.LogBuffer{"Echo logger": echoLog, "middleware log": mwLog})
 		})
 	}
 }
@@ -469,25 +470,25 @@ func TestEchoMiddleware(t *testing.T) {
 // recovered by the hub (close 1011), not by Echo's Recover, which would
 // write a 500 on the hijacked connection.
 func TestRecoverAfterUpgrade(t *testing.T) {
-	hub, hubLog := newHub(t, core.Config{})
+	hub, hubLog := adaptertest.NewHub(t, core.Config{})
 	e, echoLog := newEcho(t)
 	e.Use(middleware.Recover())
 	echo5ws.WS(e, "/ws", hub, func(c *core.Conn) error { panic("boom") })
-	srv, errLog := startServer(t, e)
+	srv, errLog := adaptertest.StartServer(t, e)
 
-	ws, _ := dial(t, wsURL(srv, "/ws"), nil)
-	_ = ws.SetReadDeadline(time.Now().Add(waitTimeout))
+	ws, _ := adaptertest.Dial(t, adaptertest.WSURL(srv, "/ws"), nil)
+	_ = ws.SetReadDeadline(time.Now().Add(adaptertest.WaitTimeout))
 	_, _, err := ws.ReadMessage()
 	var ce *websocket.CloseError
 	if !errors.As(err, &ce) || ce.Code != websocket.CloseInternalServerErr {
 		t.Errorf("read after a panicking handler: %v, want close 1011", err)
 	}
 	_ = ws.Close()
-	waitNoConnections(t, hub)
+	adaptertest.WaitNoConnections(t, hub)
 	if !strings.Contains(hubLog.String(), "boom") {
 		t.Errorf("hub did not log the panic:\n%s", hubLog.String())
 	}
-	noHijackNoise(t, errLog, map[string]*syncBuffer{"Echo logger": echoLog})
+	adaptertest.NoHijackNoise(t, errLog, map[string]*wstest.LogBuffer{"Echo logger": echoLog})
 }
 
 func getJSON(t *testing.T, url string, v any) {
@@ -509,15 +510,15 @@ func getJSON(t *testing.T, url string, v any) {
 }
 
 func TestStatsHandler(t *testing.T) {
-	hub, _ := newHub(t, core.Config{})
+	hub, _ := adaptertest.NewHub(t, core.Config{})
 	e, _ := newEcho(t)
-	echo5ws.WS(e, "/ws/:room", hub, chat)
+	echo5ws.WS(e, "/ws/:room", hub, adaptertest.Chat)
 	e.GET("/admin/ws/stats", echo5ws.StatsHandler(hub))
 	e.GET("/admin/ws/rooms", echo5ws.RoomsHandler(hub))
-	srv, _ := startServer(t, e)
+	srv, _ := adaptertest.StartServer(t, e)
 
-	ws, _ := dial(t, wsURL(srv, "/ws/lobby"), nil)
-	expectEvent(t, ws, "welcome", nil)
+	ws, _ := adaptertest.Dial(t, adaptertest.WSURL(srv, "/ws/lobby"), nil)
+	adaptertest.ExpectEvent(t, ws, "welcome", nil)
 	var st core.Stats
 	getJSON(t, srv.URL+"/admin/ws/stats", &st)
 	if st.Connections != 1 || st.Accepted != 1 || st.Rooms != 1 {
@@ -528,8 +529,8 @@ func TestStatsHandler(t *testing.T) {
 	if len(rooms) != 1 || rooms[0].Name != "lobby" || rooms[0].Members != 1 {
 		t.Errorf("rooms = %+v, want lobby with 1 member", rooms)
 	}
-	closeClient(ws)
-	waitNoConnections(t, hub)
+	adaptertest.CloseClient(ws)
+	adaptertest.WaitNoConnections(t, hub)
 }
 
 // TestGracefulShutdown serves an app with echo.StartConfig as the README
@@ -537,9 +538,9 @@ func TestStatsHandler(t *testing.T) {
 // StartConfig's graceful shutdown stops HTTP within GracefulTimeout, and
 // Start returns.
 func TestGracefulShutdown(t *testing.T) {
-	hub, _ := newHub(t, core.Config{})
+	hub, _ := adaptertest.NewHub(t, core.Config{})
 	e, _ := newEcho(t)
-	echo5ws.WS(e, "/ws/:room", hub, chat)
+	echo5ws.WS(e, "/ws/:room", hub, adaptertest.Chat)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -550,21 +551,21 @@ func TestGracefulShutdown(t *testing.T) {
 	hubDone := make(chan error, 1)
 	go func() {
 		<-signal.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), adaptertest.WaitTimeout)
 		defer cancel()
 		hubDone <- hub.Shutdown(ctx) // WebSockets first
 		stopHTTP()                   // then HTTP, within GracefulTimeout
 	}()
 	started := make(chan error, 1)
 	go func() {
-		started <- echo.StartConfig{Listener: ln, HideBanner: true, HidePort: true, GracefulTimeout: waitTimeout}.Start(httpCtx, e)
+		started <- echo.StartConfig{Listener: ln, HideBanner: true, HidePort: true, GracefulTimeout: adaptertest.WaitTimeout}.Start(httpCtx, e)
 	}()
 
-	ws, _ := dial(t, "ws://"+ln.Addr().String()+"/ws/lobby", nil)
-	expectEvent(t, ws, "welcome", nil)
+	ws, _ := adaptertest.Dial(t, "ws://"+ln.Addr().String()+"/ws/lobby", nil)
+	adaptertest.ExpectEvent(t, ws, "welcome", nil)
 	sendSignal()
 
-	_ = ws.SetReadDeadline(time.Now().Add(waitTimeout))
+	_ = ws.SetReadDeadline(time.Now().Add(adaptertest.WaitTimeout))
 	_, _, err = ws.ReadMessage()
 	var ce *websocket.CloseError
 	if !errors.As(err, &ce) || ce.Code != websocket.CloseGoingAway {
@@ -578,10 +579,10 @@ func TestGracefulShutdown(t *testing.T) {
 		if err != nil {
 			t.Errorf("StartConfig.Start: %v", err)
 		}
-	case <-time.After(waitTimeout):
+	case <-time.After(adaptertest.WaitTimeout):
 		t.Fatal("StartConfig.Start did not return after the shutdown")
 	}
-	if _, _, err := tryDial("ws://"+ln.Addr().String()+"/ws/lobby", nil); err == nil {
+	if _, _, err := adaptertest.TryDial("ws://"+ln.Addr().String()+"/ws/lobby", nil); err == nil {
 		t.Error("dial after shutdown succeeded")
 	}
 }
@@ -591,7 +592,7 @@ func TestGracefulShutdown(t *testing.T) {
 // client with that status, the hub counts no connection, and the returned
 // error names the cause for Echo's loggers.
 func TestUpgradeAfterResponseWritten(t *testing.T) {
-	hub, _ := newHub(t, core.Config{})
+	hub, _ := adaptertest.NewHub(t, core.Config{})
 	e, _ := newEcho(t)
 	errs := make(chan string, 1)
 	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
@@ -604,10 +605,10 @@ func TestUpgradeAfterResponseWritten(t *testing.T) {
 			return err
 		}
 	})
-	echo5ws.WS(e, "/ws/:room", hub, chat)
-	srv, errLog := startServer(t, e)
+	echo5ws.WS(e, "/ws/:room", hub, adaptertest.Chat)
+	srv, errLog := adaptertest.StartServer(t, e)
 
-	ws, resp, err := tryDial(wsURL(srv, "/ws/lobby"), nil)
+	ws, resp, err := adaptertest.TryDial(adaptertest.WSURL(srv, "/ws/lobby"), nil)
 	if err == nil {
 		_ = ws.Close()
 		t.Fatal("dial succeeded after the response was written, want a failed handshake")
@@ -621,5 +622,5 @@ func TestUpgradeAfterResponseWritten(t *testing.T) {
 	if st := hub.Stats(); st.Accepted != 0 || st.Connections != 0 {
 		t.Errorf("Stats: accepted %d connections %d, want none", st.Accepted, st.Connections)
 	}
-	noHijackNoise(t, errLog, nil)
+	adaptertest.NoHijackNoise(t, errLog, nil)
 }

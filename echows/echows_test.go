@@ -6,14 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log"
-	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,276 +22,24 @@ import (
 
 	"github.com/rushws/rushws/core"
 	"github.com/rushws/rushws/echows"
+	"github.com/rushws/rushws/internal/adaptertest"
+	"github.com/rushws/rushws/wstest"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// waitTimeout bounds every wait in these tests; it is a ceiling, never an
-// expected duration.
-const waitTimeout = 5 * time.Second
-
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of loggers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// newHub returns a hub logging into the returned buffer, closed when the
-// test ends. The log is shown when the test fails.
-func newHub(t *testing.T, cfg core.Config) (*core.Hub, *syncBuffer) {
-	t.Helper()
-	logs := &syncBuffer{}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
-	}
-	hub, err := core.NewHub(cfg)
-	if err != nil {
-		t.Fatalf("NewHub: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := hub.Close(); err != nil {
-			t.Errorf("hub.Close: %v", err)
-		}
-		if t.Failed() && logs.String() != "" {
-			t.Logf("hub log:\n%s", logs.String())
-		}
-	})
-	return hub, logs
-}
-
 // newEcho returns an Echo app whose own logger writes into the returned
 // buffer rather than to stdout.
-func newEcho(t *testing.T) (*echo.Echo, *syncBuffer) {
+func newEcho(t *testing.T) (*echo.Echo, *wstest.LogBuffer) {
 	t.Helper()
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
-	logs := &syncBuffer{}
+	logs := &wstest.LogBuffer{}
 	e.Logger.SetOutput(logs)
 	return e, logs
-}
-
-// serverLog is a test server's error log (where net/http reports writes
-// on hijacked connections) and a count of the HTTP handlers still running:
-// access logs and writes after the hijack happen when the handler returns,
-// which may be after the client has seen its connection close.
-type serverLog struct {
-	syncBuffer
-	active atomic.Int64
-}
-
-// waitIdle waits until every HTTP handler of the server has returned.
-func (s *serverLog) waitIdle(t *testing.T) {
-	t.Helper()
-	waitFor(t, "HTTP handlers to return", func() bool { return s.active.Load() == 0 })
-}
-
-// startServer starts a real HTTP server for h whose error log goes into
-// the returned serverLog.
-func startServer(t *testing.T, h http.Handler) (*httptest.Server, *serverLog) {
-	t.Helper()
-	sl := &serverLog{}
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sl.active.Add(1)
-		defer sl.active.Add(-1)
-		h.ServeHTTP(w, r)
-	}))
-	srv.Config.ErrorLog = log.New(sl, "", 0)
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return srv, sl
-}
-
-func wsURL(srv *httptest.Server, path string) string {
-	return "ws" + strings.TrimPrefix(srv.URL, "http") + path
-}
-
-// tryDial attempts a handshake and returns the response, whose body holds
-// the start of a refusal's body.
-func tryDial(url string, h http.Header) (*websocket.Conn, *http.Response, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-	defer cancel()
-	return websocket.DefaultDialer.DialContext(ctx, url, h)
-}
-
-// dial opens a WebSocket connection that the test's cleanup closes.
-func dial(t *testing.T, url string, h http.Header) (*websocket.Conn, *http.Response) {
-	t.Helper()
-	ws, resp, err := tryDial(url, h)
-	if err != nil {
-		status := 0
-		var body []byte
-		if resp != nil {
-			status = resp.StatusCode
-			body, _ = io.ReadAll(resp.Body)
-		}
-		t.Fatalf("dial %s: %v (status %d, body %q)", url, err, status, body)
-	}
-	t.Cleanup(func() { _ = ws.Close() })
-	return ws, resp
-}
-
-// wire is an event message as the client reads it.
-type wire struct {
-	Event string          `json:"event"`
-	Data  json.RawMessage `json:"data"`
-}
-
-func emit(ws *websocket.Conn, event string, data any) error {
-	b, err := json.Marshal(map[string]any{"event": event, "data": data})
-	if err != nil {
-		return err
-	}
-	_ = ws.SetWriteDeadline(time.Now().Add(waitTimeout))
-	return ws.WriteMessage(websocket.TextMessage, b)
-}
-
-// readEvent reads until the named event arrives; an "error" event or a
-// closed connection ends the wait with an error.
-func readEvent(ws *websocket.Conn, event string) (json.RawMessage, error) {
-	_ = ws.SetReadDeadline(time.Now().Add(waitTimeout))
-	for {
-		mt, b, err := ws.ReadMessage()
-		if err != nil {
-			return nil, fmt.Errorf("waiting for %q: %w", event, err)
-		}
-		var m wire
-		if mt != websocket.TextMessage || json.Unmarshal(b, &m) != nil {
-			continue
-		}
-		if m.Event == event {
-			_ = ws.SetReadDeadline(time.Time{})
-			return m.Data, nil
-		}
-		if m.Event == "error" {
-			return nil, fmt.Errorf("waiting for %q: got error event %s", event, m.Data)
-		}
-	}
-}
-
-func mustEmit(t *testing.T, ws *websocket.Conn, event string, data any) {
-	t.Helper()
-	if err := emit(ws, event, data); err != nil {
-		t.Fatalf("emit %q: %v", event, err)
-	}
-}
-
-func expectEvent(t *testing.T, ws *websocket.Conn, event string, v any) {
-	t.Helper()
-	data, err := readEvent(ws, event)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v != nil {
-		if err := json.Unmarshal(data, v); err != nil {
-			t.Fatalf("decode %q data %s: %v", event, data, err)
-		}
-	}
-}
-
-// closeClient says goodbye with 1000 and waits for the server's close
-// frame, so the server side has ended its read loop when it returns.
-func closeClient(ws *websocket.Conn) {
-	_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""),
-		time.Now().Add(waitTimeout))
-	_ = ws.SetReadDeadline(time.Now().Add(waitTimeout))
-	for {
-		if _, _, err := ws.NextReader(); err != nil {
-			break
-		}
-	}
-	_ = ws.Close()
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-func waitNoConnections(t *testing.T, hub *core.Hub) {
-	t.Helper()
-	waitFor(t, "no live connections and no rooms", func() bool {
-		return hub.Stats().Connections == 0 && len(hub.Rooms()) == 0
-	})
-}
-
-// noHijackNoise waits for the server's handlers to return, then fails when
-// its error log or another log mentions a write on a hijacked connection.
-func noHijackNoise(t *testing.T, srvLog *serverLog, others map[string]*syncBuffer) {
-	t.Helper()
-	srvLog.waitIdle(t)
-	logs := map[string]string{"http.Server": srvLog.String()}
-	for name, buf := range others {
-		logs[name] = buf.String()
-	}
-	for name, s := range logs {
-		if strings.Contains(s, "hijacked") {
-			t.Errorf("%s logged hijack noise:\n%s", name, s)
-		}
-	}
-}
-
-// welcome is what route handlers in these tests send after the upgrade:
-// the facts the adapter copied from Echo.
-type welcome struct {
-	Params map[string]string `json:"params"`
-	IP     string            `json:"ip"`
-}
-
-// chat is the route handler used throughout: it joins the room named by the
-// :room param (when there is one), answers "chat" by emitting the same data
-// back, and sends a welcome.
-func chat(c *core.Conn) error {
-	if room := c.Param("room"); room != "" {
-		if err := c.Join(room); err != nil {
-			return err
-		}
-	}
-	if err := c.On("chat", func(c *core.Conn, data json.RawMessage) (any, error) {
-		if err := c.Context().Err(); err != nil {
-			return nil, fmt.Errorf("connection context ended early: %w", err)
-		}
-		return nil, c.Emit("chat", data)
-	}); err != nil {
-		return err
-	}
-	params := make(map[string]string)
-	for _, p := range c.Params() {
-		params[p.Name] = p.Value
-	}
-	return c.Emit("welcome", welcome{Params: params, IP: c.IP()})
-}
-
-// exchange sends a chat event and expects it back.
-func exchange(t *testing.T, ws *websocket.Conn) {
-	t.Helper()
-	mustEmit(t, ws, "chat", map[string]string{"text": "hello"})
-	var got map[string]string
-	expectEvent(t, ws, "chat", &got)
-	if got["text"] != "hello" {
-		t.Fatalf("chat echo = %v, want text hello", got)
-	}
 }
 
 func TestHandlerRefusals(t *testing.T) {
@@ -326,7 +70,7 @@ func TestHandlerRefusals(t *testing.T) {
 			name: "hub middleware refuses with 401",
 			route: func(e *echo.Echo, hub *core.Hub) {
 				hub.Use(requireToken)
-				e.GET("/ws/:room", echows.Handler(hub, chat))
+				e.GET("/ws/:room", echows.Handler(hub, adaptertest.Chat))
 			},
 			req:          request{method: http.MethodGet, upgrade: true, path: "/ws/lobby", wantCode: http.StatusUnauthorized},
 			wantMessage:  "token required",
@@ -334,14 +78,14 @@ func TestHandlerRefusals(t *testing.T) {
 		},
 		{
 			name:         "middleware that never calls next",
-			route:        func(e *echo.Echo, hub *core.Hub) { e.GET("/ws/:room", echows.Handler(hub, chat, swallow)) },
+			route:        func(e *echo.Echo, hub *core.Hub) { e.GET("/ws/:room", echows.Handler(hub, adaptertest.Chat, swallow)) },
 			req:          request{method: http.MethodGet, upgrade: true, path: "/ws/lobby", wantCode: http.StatusForbidden},
 			wantMessage:  "connection refused",
 			wantRejected: "middleware",
 		},
 		{
 			name:         "POST on a route that takes any method",
-			route:        func(e *echo.Echo, hub *core.Hub) { e.Any("/ws/:room", echows.Handler(hub, chat)) },
+			route:        func(e *echo.Echo, hub *core.Hub) { e.Any("/ws/:room", echows.Handler(hub, adaptertest.Chat)) },
 			req:          request{method: http.MethodPost, upgrade: true, path: "/ws/lobby", wantCode: http.StatusMethodNotAllowed},
 			wantMessage:  "websocket handshake must use GET",
 			wantRejected: "method",
@@ -349,17 +93,17 @@ func TestHandlerRefusals(t *testing.T) {
 		},
 		{
 			name:       "POST on a GET route is refused by Echo's router",
-			route:      func(e *echo.Echo, hub *core.Hub) { e.GET("/ws/:room", echows.Handler(hub, chat)) },
+			route:      func(e *echo.Echo, hub *core.Hub) { e.GET("/ws/:room", echows.Handler(hub, adaptertest.Chat)) },
 			req:        request{method: http.MethodPost, upgrade: true, path: "/ws/lobby", wantCode: http.StatusMethodNotAllowed},
 			wantHeader: [2]string{"Allow", ""},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			hub, _ := newHub(t, core.Config{})
+			hub, _ := adaptertest.NewHub(t, core.Config{})
 			e, _ := newEcho(t)
 			tt.route(e, hub)
-			srv, errLog := startServer(t, e)
+			srv, errLog := adaptertest.StartServer(t, e)
 
 			req, err := http.NewRequest(tt.req.method, srv.URL+tt.req.path, nil)
 			if err != nil {
@@ -411,7 +155,7 @@ func TestHandlerRefusals(t *testing.T) {
 			if st.Connections != 0 || st.Accepted != 0 {
 				t.Errorf("Stats: %d connections, %d accepted, want none", st.Connections, st.Accepted)
 			}
-			noHijackNoise(t, errLog, nil)
+			adaptertest.NoHijackNoise(t, errLog, nil)
 		})
 	}
 }
@@ -442,13 +186,13 @@ func getStats(t *testing.T, url string) map[string]any {
 }
 
 func TestStatsHandler(t *testing.T) {
-	hub, _ := newHub(t, core.Config{})
+	hub, _ := adaptertest.NewHub(t, core.Config{})
 	e, _ := newEcho(t)
-	e.GET("/ws/:room", echows.Handler(hub, chat))
+	e.GET("/ws/:room", echows.Handler(hub, adaptertest.Chat))
 	e.GET("/admin/ws/stats", echows.StatsHandler(hub))
 	e.GET("/admin/ws/rooms", echows.RoomsHandler(hub))
 	e.GET("/admin/ws/stats-core", echo.WrapHandler(core.StatsHandler(hub)))
-	srv, _ := startServer(t, e)
+	srv, _ := adaptertest.StartServer(t, e)
 
 	for _, path := range []string{"/admin/ws/stats", "/admin/ws/stats-core"} {
 		if got := getStats(t, srv.URL+path)["connections"]; got != float64(0) {
@@ -456,8 +200,8 @@ func TestStatsHandler(t *testing.T) {
 		}
 	}
 
-	ws, _ := dial(t, wsURL(srv, "/ws/lobby"), nil)
-	expectEvent(t, ws, "welcome", nil)
+	ws, _ := adaptertest.Dial(t, adaptertest.WSURL(srv, "/ws/lobby"), nil)
+	adaptertest.ExpectEvent(t, ws, "welcome", nil)
 	for _, path := range []string{"/admin/ws/stats", "/admin/ws/stats-core"} {
 		m := getStats(t, srv.URL+path)
 		if m["connections"] != float64(1) || m["accepted"] != float64(1) || m["rooms"] != float64(1) {
@@ -479,8 +223,8 @@ func TestStatsHandler(t *testing.T) {
 		t.Errorf("rooms = %+v, want lobby with 1 member", rooms)
 	}
 
-	closeClient(ws)
-	waitNoConnections(t, hub)
+	adaptertest.CloseClient(ws)
+	adaptertest.WaitNoConnections(t, hub)
 	if got := getStats(t, srv.URL+"/admin/ws/stats")["connections"]; got != float64(0) {
 		t.Errorf("after close: connections = %v, want 0", got)
 	}
@@ -606,12 +350,12 @@ func TestEchoMiddleware(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			hub, _ := newHub(t, core.Config{})
+			hub, _ := adaptertest.NewHub(t, core.Config{})
 			e, echoLog := newEcho(t)
-			mwLog := &syncBuffer{}
+			mwLog := &wstest.LogBuffer{}
 			tt.setup(e, mwLog)
-			e.GET("/ws/:room", echows.Handler(hub, chat))
-			srv, errLog := startServer(t, e)
+			e.GET("/ws/:room", echows.Handler(hub, adaptertest.Chat))
+			srv, errLog := adaptertest.StartServer(t, e)
 
 			h := http.Header{}
 			for k, vs := range tt.header {
@@ -624,20 +368,20 @@ func TestEchoMiddleware(t *testing.T) {
 			if tt.dialer != nil {
 				d = tt.dialer
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+			ctx, cancel := context.WithTimeout(context.Background(), adaptertest.WaitTimeout)
 			defer cancel()
-			ws, resp, err := d.DialContext(ctx, wsURL(srv, "/ws/lobby"), h)
+			ws, resp, err := d.DialContext(ctx, adaptertest.WSURL(srv, "/ws/lobby"), h)
 			if err != nil {
 				t.Fatalf("dial: %v", err)
 			}
 			t.Cleanup(func() { _ = ws.Close() })
-			expectEvent(t, ws, "welcome", nil)
-			exchange(t, ws)
-			closeClient(ws)
-			waitNoConnections(t, hub)
+			adaptertest.ExpectEvent(t, ws, "welcome", nil)
+			adaptertest.Exchange(t, ws)
+			adaptertest.CloseClient(ws)
+			adaptertest.WaitNoConnections(t, hub)
 
 			if tt.refused != nil {
-				_, resp, err := tryDial(wsURL(srv, "/ws/lobby"), tt.refused.header)
+				_, resp, err := adaptertest.TryDial(adaptertest.WSURL(srv, "/ws/lobby"), tt.refused.header)
 				if err == nil || resp == nil {
 					t.Fatalf("dial without a valid token: err %v, want refused", err)
 				}
@@ -649,11 +393,11 @@ func TestEchoMiddleware(t *testing.T) {
 					t.Errorf("Stats after a refusal by Echo middleware: rejected %v accepted %d, want none and 1", st.Rejected, st.Accepted)
 				}
 			}
-			errLog.waitIdle(t) // access logs are written when the handler returns
+			errLog.WaitIdle(t) // access logs are written when the handler returns
 			if tt.check != nil {
 				tt.check(t, resp, mwLog.String())
 			}
-			noHijackNoise(t, errLog, map[string]*syncBuffer{"Echo logger": echoLog, "middleware log": mwLog})
+			adaptertest.NoHijackNoise(t, errLog, map[string]*wstest.LogBuffer{"Echo logger": echoLog, "middleware log": mwLog})
 		})
 	}
 }
@@ -698,14 +442,14 @@ type refusal struct {
 }
 
 func TestTimeoutMiddlewareHidesHijacker(t *testing.T) {
-	hub, hubLog := newHub(t, core.Config{})
+	hub, hubLog := adaptertest.NewHub(t, core.Config{})
 	e, echoLog := newEcho(t)
 	//lint:ignore SA1019 the deprecated Timeout is what hides http.Hijacker; this is the case under test.
 	e.Use(middleware.TimeoutWithConfig(middleware.TimeoutConfig{Timeout: 3 * time.Second}))
-	e.GET("/ws/:room", echows.Handler(hub, chat))
-	srv, errLog := startServer(t, e)
+	e.GET("/ws/:room", echows.Handler(hub, adaptertest.Chat))
+	srv, errLog := adaptertest.StartServer(t, e)
 
-	ws, resp, err := tryDial(wsURL(srv, "/ws/lobby"), nil)
+	ws, resp, err := adaptertest.TryDial(adaptertest.WSURL(srv, "/ws/lobby"), nil)
 	if err == nil {
 		_ = ws.Close()
 		t.Fatal("handshake succeeded behind Timeout, want 500")
@@ -723,7 +467,7 @@ func TestTimeoutMiddlewareHidesHijacker(t *testing.T) {
 	} else if got["status"] != float64(500) {
 		t.Errorf("body = %v, want status 500", got)
 	}
-	errLog.waitIdle(t)
+	errLog.WaitIdle(t)
 	if logs := hubLog.String(); !strings.Contains(logs, "level=ERROR") || !strings.Contains(logs, "hijack") {
 		t.Errorf("hub log does not name the hijack problem:\n%s", logs)
 	}
@@ -742,23 +486,23 @@ func TestTimeoutMiddlewareHidesHijacker(t *testing.T) {
 
 func TestConcurrentRoom(t *testing.T) {
 	const clients = 20
-	hub, _ := newHub(t, core.Config{})
+	hub, _ := adaptertest.NewHub(t, core.Config{})
 	e, _ := newEcho(t)
-	e.GET("/ws/:room", echows.Handler(hub, chat))
-	srv, errLog := startServer(t, e)
+	e.GET("/ws/:room", echows.Handler(hub, adaptertest.Chat))
+	srv, errLog := adaptertest.StartServer(t, e)
 
 	conns := make([]*websocket.Conn, clients)
 	errs := make(chan error, clients)
 	var wg sync.WaitGroup
 	for i := range conns {
 		wg.Go(func() {
-			ws, _, err := tryDial(wsURL(srv, "/ws/party"), nil)
+			ws, _, err := adaptertest.TryDial(adaptertest.WSURL(srv, "/ws/party"), nil)
 			if err != nil {
 				errs <- fmt.Errorf("client %d: dial: %w", i, err)
 				return
 			}
 			conns[i] = ws
-			if _, err := readEvent(ws, "welcome"); err != nil {
+			if _, err := adaptertest.ReadEvent(ws, "welcome"); err != nil {
 				errs <- fmt.Errorf("client %d: %w", i, err)
 			}
 		})
@@ -790,7 +534,7 @@ func TestConcurrentRoom(t *testing.T) {
 	errs = make(chan error, clients)
 	for i, ws := range conns {
 		wg.Go(func() {
-			data, err := readEvent(ws, "news")
+			data, err := adaptertest.ReadEvent(ws, "news")
 			if err != nil {
 				errs <- fmt.Errorf("client %d: %w", i, err)
 				return
@@ -798,7 +542,7 @@ func TestConcurrentRoom(t *testing.T) {
 			if string(data) != `{"n":1}` {
 				errs <- fmt.Errorf("client %d: news data %s", i, data)
 			}
-			closeClient(ws)
+			adaptertest.CloseClient(ws)
 		})
 	}
 	wg.Wait()
@@ -807,9 +551,9 @@ func TestConcurrentRoom(t *testing.T) {
 		t.Error(err)
 	}
 
-	waitNoConnections(t, hub)
+	adaptertest.WaitNoConnections(t, hub)
 	if st := hub.Stats(); st.Accepted != clients || st.Rooms != 0 {
 		t.Errorf("Stats: accepted %d rooms %d, want %d 0", st.Accepted, st.Rooms, clients)
 	}
-	noHijackNoise(t, errLog, nil)
+	adaptertest.NoHijackNoise(t, errLog, nil)
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/rushws/rushws/core"
 	"github.com/rushws/rushws/echows"
+	"github.com/rushws/rushws/internal/adaptertest"
 )
 
 var jwtKey = []byte("test-secret-key")
@@ -60,31 +61,31 @@ func whoHandler(c *core.Conn) error {
 // own after Echo reuses its pooled context, and requests without a valid
 // token are refused by echo-jwt before the hub sees them.
 func TestWSInsideEchoJWTGroup(t *testing.T) {
-	hub, _ := newHub(t, core.Config{})
+	hub, _ := adaptertest.NewHub(t, core.Config{})
 	e, _ := newEcho(t)
 	api := e.Group("/api", echojwt.WithConfig(echojwt.Config{SigningKey: jwtKey}))
 	route := echows.WS(api, "/chat/:room", hub, whoHandler)
 	if route.Method != http.MethodGet || route.Path != "/api/chat/:room" {
 		t.Errorf("WS returned route %s %s, want GET /api/chat/:room", route.Method, route.Path)
 	}
-	srv, errLog := startServer(t, e)
+	srv, errLog := adaptertest.StartServer(t, e)
 
 	const users = 12
 	conns := make([]*websocket.Conn, users)
 	for i := range conns {
 		sub := fmt.Sprintf("user-%d", i)
-		ws, _ := dial(t, wsURL(srv, "/api/chat/lobby"), http.Header{"Authorization": {"Bearer " + signToken(t, sub)}})
+		ws, _ := adaptertest.Dial(t, adaptertest.WSURL(srv, "/api/chat/lobby"), http.Header{"Authorization": {"Bearer " + signToken(t, sub)}})
 		var got string
-		expectEvent(t, ws, "welcome", &got)
+		adaptertest.ExpectEvent(t, ws, "welcome", &got)
 		if got != sub {
 			t.Fatalf("connection %d: welcome %q, want %q", i, got, sub)
 		}
 		conns[i] = ws
 	}
 	for i, ws := range conns {
-		mustEmit(t, ws, "whoami", nil)
+		adaptertest.MustEmit(t, ws, "whoami", nil)
 		var got string
-		expectEvent(t, ws, "me", &got)
+		adaptertest.ExpectEvent(t, ws, "me", &got)
 		if want := fmt.Sprintf("user-%d", i); got != want {
 			t.Errorf("connection %d: c.Get(\"user\") is %q after later requests, want %q", i, got, want)
 		}
@@ -94,7 +95,7 @@ func TestWSInsideEchoJWTGroup(t *testing.T) {
 		"no token":  nil,
 		"bad token": {"Authorization": {"Bearer " + signToken(t, "mallory") + "x"}},
 	} {
-		_, resp, err := tryDial(wsURL(srv, "/api/chat/lobby"), h)
+		_, resp, err := adaptertest.TryDial(adaptertest.WSURL(srv, "/api/chat/lobby"), h)
 		if err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
 			t.Errorf("%s: dial error %v, want 401 from echo-jwt", name, err)
 		}
@@ -103,10 +104,10 @@ func TestWSInsideEchoJWTGroup(t *testing.T) {
 		t.Errorf("Stats: rejected %v accepted %d, want none and %d: echo-jwt refuses before the hub", st.Rejected, st.Accepted, users)
 	}
 	for _, ws := range conns {
-		closeClient(ws)
+		adaptertest.CloseClient(ws)
 	}
-	waitNoConnections(t, hub)
-	noHijackNoise(t, errLog, nil)
+	adaptertest.WaitNoConnections(t, hub)
+	adaptertest.NoHijackNoise(t, errLog, nil)
 }
 
 // TestContextKeys shows which echo.Context values reach the connection:
@@ -152,7 +153,7 @@ func TestContextKeys(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			hub, _ := newHub(t, core.Config{})
+			hub, _ := adaptertest.NewHub(t, core.Config{})
 			e, _ := newEcho(t)
 			e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
 				return func(c echo.Context) error {
@@ -171,15 +172,15 @@ func TestContextKeys(t *testing.T) {
 				}
 				return c.Emit("values", got)
 			})
-			srv, _ := startServer(t, e)
-			ws, _ := dial(t, wsURL(srv, "/ws"), nil)
+			srv, _ := adaptertest.StartServer(t, e)
+			ws, _ := adaptertest.Dial(t, adaptertest.WSURL(srv, "/ws"), nil)
 			var got map[string]any
-			expectEvent(t, ws, "values", &got)
+			adaptertest.ExpectEvent(t, ws, "values", &got)
 			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
 				t.Errorf("connection values = %v, want %v", got, tt.want)
 			}
-			closeClient(ws)
-			waitNoConnections(t, hub)
+			adaptertest.CloseClient(ws)
+			adaptertest.WaitNoConnections(t, hub)
 		})
 	}
 }
@@ -196,28 +197,28 @@ func TestRouteMiddleware(t *testing.T) {
 			return next(c)
 		}
 	}
-	hub, _ := newHub(t, core.Config{})
+	hub, _ := adaptertest.NewHub(t, core.Config{})
 	e, _ := newEcho(t)
-	echows.WSWithConfig(e, "/gated/:room", hub, chat, echows.Config{RouteMiddleware: []echo.MiddlewareFunc{gate}})
-	e.GET("/gated2/:room", echows.HandlerWithConfig(hub, chat, echows.Config{RouteMiddleware: []echo.MiddlewareFunc{gate}}))
-	echows.WS(e, "/open/:room", hub, chat)
-	srv, _ := startServer(t, e)
+	echows.WSWithConfig(e, "/gated/:room", hub, adaptertest.Chat, echows.Config{RouteMiddleware: []echo.MiddlewareFunc{gate}})
+	e.GET("/gated2/:room", echows.HandlerWithConfig(hub, adaptertest.Chat, echows.Config{RouteMiddleware: []echo.MiddlewareFunc{gate}}))
+	echows.WS(e, "/open/:room", hub, adaptertest.Chat)
+	srv, _ := adaptertest.StartServer(t, e)
 
 	for _, path := range []string{"/gated/lobby", "/gated2/lobby"} {
-		_, resp, err := tryDial(wsURL(srv, path), nil)
+		_, resp, err := adaptertest.TryDial(adaptertest.WSURL(srv, path), nil)
 		if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
 			t.Errorf("%s without pass: %v, want 403 from the route middleware", path, err)
 		} else if body, _ := io.ReadAll(resp.Body); !json.Valid(body) {
 			t.Errorf("%s: body %q, want Echo's JSON", path, body)
 		}
-		ws, _ := dial(t, wsURL(srv, path+"?pass=1"), nil)
-		exchange(t, ws)
-		closeClient(ws)
+		ws, _ := adaptertest.Dial(t, adaptertest.WSURL(srv, path+"?pass=1"), nil)
+		adaptertest.Exchange(t, ws)
+		adaptertest.CloseClient(ws)
 	}
-	ws, _ := dial(t, wsURL(srv, "/open/lobby"), nil)
-	exchange(t, ws)
-	closeClient(ws)
-	waitNoConnections(t, hub)
+	ws, _ := adaptertest.Dial(t, adaptertest.WSURL(srv, "/open/lobby"), nil)
+	adaptertest.Exchange(t, ws)
+	adaptertest.CloseClient(ws)
+	adaptertest.WaitNoConnections(t, hub)
 	if st := hub.Stats(); len(st.Rejected) != 0 {
 		t.Errorf("Rejected = %v, want none: Echo refused before the hub", st.Rejected)
 	}
@@ -227,7 +228,7 @@ func TestRouteMiddleware(t *testing.T) {
 // status and the message once, with the rushws cause, and Echo's error
 // handler still writes the JSON body.
 func TestRefusalErrorText(t *testing.T) {
-	hub, _ := newHub(t, core.Config{})
+	hub, _ := adaptertest.NewHub(t, core.Config{})
 	e, _ := newEcho(t)
 	logged := make(chan string, 1)
 	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
@@ -239,11 +240,11 @@ func TestRefusalErrorText(t *testing.T) {
 			return err
 		}
 	})
-	echows.WS(e, "/ws", hub, chat, func(core.HandlerFunc) core.HandlerFunc {
+	echows.WS(e, "/ws", hub, adaptertest.Chat, func(core.HandlerFunc) core.HandlerFunc {
 		return func(*core.Conn) error { return core.NewHTTPError(http.StatusUnauthorized, "who are you?") }
 	})
-	srv, _ := startServer(t, e)
-	_, resp, err := tryDial(wsURL(srv, "/ws"), nil)
+	srv, _ := adaptertest.StartServer(t, e)
+	_, resp, err := adaptertest.TryDial(adaptertest.WSURL(srv, "/ws"), nil)
 	if err == nil || resp == nil {
 		t.Fatalf("dial: %v, want 401", err)
 	}
@@ -261,7 +262,7 @@ func TestRefusalErrorText(t *testing.T) {
 // client with that status, the hub counts no connection, and the returned
 // error names the cause for Echo's loggers.
 func TestUpgradeAfterResponseWritten(t *testing.T) {
-	hub, _ := newHub(t, core.Config{})
+	hub, _ := adaptertest.NewHub(t, core.Config{})
 	e, _ := newEcho(t)
 	errs := make(chan string, 1)
 	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
@@ -274,10 +275,10 @@ func TestUpgradeAfterResponseWritten(t *testing.T) {
 			return err
 		}
 	})
-	echows.WS(e, "/ws/:room", hub, chat)
-	srv, errLog := startServer(t, e)
+	echows.WS(e, "/ws/:room", hub, adaptertest.Chat)
+	srv, errLog := adaptertest.StartServer(t, e)
 
-	ws, resp, err := tryDial(wsURL(srv, "/ws/lobby"), nil)
+	ws, resp, err := adaptertest.TryDial(adaptertest.WSURL(srv, "/ws/lobby"), nil)
 	if err == nil {
 		_ = ws.Close()
 		t.Fatal("dial succeeded after the response was written, want a failed handshake")
@@ -291,5 +292,5 @@ func TestUpgradeAfterResponseWritten(t *testing.T) {
 	if st := hub.Stats(); st.Accepted != 0 || st.Connections != 0 {
 		t.Errorf("Stats: accepted %d connections %d, want none", st.Accepted, st.Connections)
 	}
-	noHijackNoise(t, errLog, nil)
+	adaptertest.NoHijackNoise(t, errLog, nil)
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/rushws/rushws/core"
 	"github.com/rushws/rushws/ginws"
+	"github.com/rushws/rushws/internal/adaptertest"
 )
 
 var jwtKey = []byte("test-secret-key")
@@ -77,30 +78,30 @@ func whoHandler(c *core.Conn) error {
 // own after Gin reuses its pooled context, and requests without a valid
 // token are refused by the group before the hub sees them.
 func TestWSInsideAuthGroup(t *testing.T) {
-	hub, _ := newHub(t, core.Config{})
+	hub, _ := adaptertest.NewHub(t, core.Config{})
 	r := gin.New()
 	api := r.Group("/api", requireJWT)
 	if routes := ginws.WS(api, "/chat/:room", hub, whoHandler); routes != api {
 		t.Errorf("WS returned %v, want the group it registered on", routes)
 	}
-	srv, errLog := startServer(t, r)
+	srv, errLog := adaptertest.StartServer(t, r)
 
 	const users = 12
 	conns := make([]*websocket.Conn, users)
 	for i := range conns {
 		sub := fmt.Sprintf("user-%d", i)
-		ws, _ := dial(t, wsURL(srv, "/api/chat/lobby"), http.Header{"Authorization": {"Bearer " + signToken(t, sub)}})
+		ws, _ := adaptertest.Dial(t, adaptertest.WSURL(srv, "/api/chat/lobby"), http.Header{"Authorization": {"Bearer " + signToken(t, sub)}})
 		var got string
-		expectEvent(t, ws, "welcome", &got)
+		adaptertest.ExpectEvent(t, ws, "welcome", &got)
 		if got != sub {
 			t.Fatalf("connection %d: welcome %q, want %q", i, got, sub)
 		}
 		conns[i] = ws
 	}
 	for i, ws := range conns {
-		mustEmit(t, ws, "whoami", nil)
+		adaptertest.MustEmit(t, ws, "whoami", nil)
 		var got string
-		expectEvent(t, ws, "me", &got)
+		adaptertest.ExpectEvent(t, ws, "me", &got)
 		if want := fmt.Sprintf("user-%d", i); got != want {
 			t.Errorf("connection %d: c.Get(\"user\") is %q after later requests, want %q", i, got, want)
 		}
@@ -109,7 +110,7 @@ func TestWSInsideAuthGroup(t *testing.T) {
 		"no token":  nil,
 		"bad token": {"Authorization": {"Bearer " + signToken(t, "mallory") + "x"}},
 	} {
-		_, resp, err := tryDial(wsURL(srv, "/api/chat/lobby"), h)
+		_, resp, err := adaptertest.TryDial(adaptertest.WSURL(srv, "/api/chat/lobby"), h)
 		if err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
 			t.Errorf("%s: dial error %v, want 401 from the group", name, err)
 		}
@@ -118,17 +119,17 @@ func TestWSInsideAuthGroup(t *testing.T) {
 		t.Errorf("Stats: rejected %v accepted %d, want none and %d", st.Rejected, st.Accepted, users)
 	}
 	for _, ws := range conns {
-		closeClient(ws)
+		adaptertest.CloseClient(ws)
 	}
-	waitNoConnections(t, hub)
-	noHijackNoise(t, errLog, nil)
+	adaptertest.WaitNoConnections(t, hub)
+	adaptertest.NoHijackNoise(t, errLog, nil)
 }
 
 // TestKeys checks which Gin values reach the connection: every string key,
 // not keys of other types.
 func TestKeys(t *testing.T) {
 	type ctxKey struct{}
-	hub, _ := newHub(t, core.Config{})
+	hub, _ := adaptertest.NewHub(t, core.Config{})
 	r := gin.New()
 	r.Use(func(c *gin.Context) {
 		c.Set("user", "alice")
@@ -138,15 +139,15 @@ func TestKeys(t *testing.T) {
 	ginws.WS(r, "/ws", hub, func(c *core.Conn) error {
 		return c.Emit("values", map[string]any{"user": c.Get("user"), "tenant": c.Get("tenant")})
 	})
-	srv, _ := startServer(t, r)
-	ws, _ := dial(t, wsURL(srv, "/ws"), nil)
+	srv, _ := adaptertest.StartServer(t, r)
+	ws, _ := adaptertest.Dial(t, adaptertest.WSURL(srv, "/ws"), nil)
 	var got map[string]any
-	expectEvent(t, ws, "values", &got)
+	adaptertest.ExpectEvent(t, ws, "values", &got)
 	if got["user"] != "alice" || got["tenant"] != "acme" {
 		t.Errorf("connection values = %v, want user alice, tenant acme", got)
 	}
-	closeClient(ws)
-	waitNoConnections(t, hub)
+	adaptertest.CloseClient(ws)
+	adaptertest.WaitNoConnections(t, hub)
 }
 
 // TestRawPathParams: with r.UseRawPath, Gin matches the escaped path and a
@@ -155,20 +156,20 @@ func TestKeys(t *testing.T) {
 func TestRawPathParams(t *testing.T) {
 	for _, unescape := range []bool{true, false} {
 		t.Run("UnescapePathValues="+strconv.FormatBool(unescape), func(t *testing.T) {
-			hub, _ := newHub(t, core.Config{})
+			hub, _ := adaptertest.NewHub(t, core.Config{})
 			r := gin.New()
 			r.UseRawPath = true
 			r.UnescapePathValues = unescape
-			ginws.WS(r, "/ws/:room", hub, chat)
-			srv, _ := startServer(t, r)
-			ws, _ := dial(t, wsURL(srv, "/ws/a%2Fb%2525"), nil)
-			var w welcome
-			expectEvent(t, ws, "welcome", &w)
+			ginws.WS(r, "/ws/:room", hub, adaptertest.Chat)
+			srv, _ := adaptertest.StartServer(t, r)
+			ws, _ := adaptertest.Dial(t, adaptertest.WSURL(srv, "/ws/a%2Fb%2525"), nil)
+			var w adaptertest.Welcome
+			adaptertest.ExpectEvent(t, ws, "welcome", &w)
 			if w.Params["room"] != "a/b%25" {
 				t.Errorf("room = %q, want a/b%%25", w.Params["room"])
 			}
-			closeClient(ws)
-			waitNoConnections(t, hub)
+			adaptertest.CloseClient(ws)
+			adaptertest.WaitNoConnections(t, hub)
 		})
 	}
 }
@@ -178,7 +179,7 @@ func TestRawPathParams(t *testing.T) {
 // can follow. The handshake fails for the client with that status, the
 // hub counts no connection, and the cause is in c.Errors for Gin's Logger.
 func TestUpgradeAfterWriteHeaderNow(t *testing.T) {
-	hub, _ := newHub(t, core.Config{})
+	hub, _ := adaptertest.NewHub(t, core.Config{})
 	r := gin.New()
 	var mu sync.Mutex
 	var ginErrs []string
@@ -190,10 +191,10 @@ func TestUpgradeAfterWriteHeaderNow(t *testing.T) {
 	}, func(c *gin.Context) {
 		c.Writer.WriteHeaderNow()
 	})
-	ginws.WS(r, "/ws/:room", hub, chat)
-	srv, errLog := startServer(t, r)
+	ginws.WS(r, "/ws/:room", hub, adaptertest.Chat)
+	srv, errLog := adaptertest.StartServer(t, r)
 
-	ws, resp, err := tryDial(wsURL(srv, "/ws/lobby"), nil)
+	ws, resp, err := adaptertest.TryDial(adaptertest.WSURL(srv, "/ws/lobby"), nil)
 	if err == nil {
 		_ = ws.Close()
 		t.Fatal("dial succeeded after WriteHeaderNow, want a failed handshake")
@@ -201,7 +202,7 @@ func TestUpgradeAfterWriteHeaderNow(t *testing.T) {
 	if resp == nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("dial: %v, want the 200 the middleware wrote", err)
 	}
-	errLog.waitIdle(t)
+	errLog.WaitIdle(t)
 	mu.Lock()
 	defer mu.Unlock()
 	if len(ginErrs) != 1 || !strings.Contains(ginErrs[0], `cannot upgrade "/ws/:room"`) || !strings.Contains(ginErrs[0], "already wrote the response (status 200)") {
@@ -210,7 +211,7 @@ func TestUpgradeAfterWriteHeaderNow(t *testing.T) {
 	if st := hub.Stats(); st.Accepted != 0 || st.Connections != 0 {
 		t.Errorf("Stats: accepted %d connections %d, want none", st.Accepted, st.Connections)
 	}
-	noHijackNoise(t, errLog, nil)
+	adaptertest.NoHijackNoise(t, errLog, nil)
 }
 
 // TestGinVersion keeps Gin at v1.12.0 or later: v1.11.0 refused to hijack

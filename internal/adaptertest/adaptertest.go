@@ -19,6 +19,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/rushws/rushws/core"
+	"github.com/rushws/rushws/wstest"
 )
 
 // The app an adapter builds for the suite: names and values its framework
@@ -177,8 +178,8 @@ func handle(c *core.Conn) error {
 type env struct {
 	hub    *core.Hub
 	srv    *httptest.Server
-	hubLog *syncBuffer
-	srvLog *syncBuffer
+	hubLog *wstest.LogBuffer
+	srvLog *wstest.LogBuffer
 	active sync.WaitGroup
 	// quietErrors lets a case whose route handler fails on purpose leave
 	// errors in the hub's log.
@@ -189,7 +190,7 @@ type env struct {
 // change the server before it starts.
 func start(t *testing.T, a Adapter, app App, configure func(*http.Server)) *env {
 	t.Helper()
-	e := &env{hubLog: &syncBuffer{}, srvLog: &syncBuffer{}}
+	e := &env{hubLog: &wstest.LogBuffer{}, srvLog: &wstest.LogBuffer{}}
 	hub, err := core.NewHub(core.Config{Logger: slog.New(slog.NewTextHandler(e.hubLog, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -217,7 +218,7 @@ func start(t *testing.T, a Adapter, app App, configure func(*http.Server)) *env 
 		}
 		e.srv.Close()
 		e.active.Wait()
-		for name, buf := range map[string]*syncBuffer{"http.Server": e.srvLog, "hub": e.hubLog} {
+		for name, buf := range map[string]*wstest.LogBuffer{"http.Server": e.srvLog, "hub": e.hubLog} {
 			if s := buf.String(); strings.Contains(s, "hijacked") || !(e.quietErrors && buf == e.hubLog) && strings.Contains(s, "level=ERROR") {
 				t.Errorf("%s: %s logged:\n%s", a.Name, name, s)
 			}
@@ -635,7 +636,7 @@ func testOperational(t *testing.T, a Adapter) {
 	get("/admin/livez", http.StatusOK, &health)
 	get("/admin/readyz", http.StatusOK, &health)
 	_ = ws.Close()
-	waitFor(t, "no connection left", func() bool { return e.hub.Len() == 0 })
+	WaitFor(t, "no connection left", func() bool { return e.hub.Len() == 0 })
 	get("/admin/stats", http.StatusOK, &st)
 	if st["connections"] != float64(0) {
 		t.Errorf("after close: connections = %v, want 0", st["connections"])
@@ -660,34 +661,4 @@ func testRefusedInFrontUncounted(t *testing.T, a Adapter) {
 	if st := e.hub.Stats(); len(st.Rejected) != 0 || st.Errors != 0 {
 		t.Errorf("Stats: rejected %v, errors %d after refusals in front, want none: the hub never saw them", st.Rejected, st.Errors)
 	}
-}
-
-// waitFor polls cond until it holds, failing t after waitTimeout.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of loggers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
