@@ -19,12 +19,17 @@ func TestContract(t *testing.T) {
 		ProxyHeaders: true,
 		Values:       true,
 		Pattern:      adaptertest.Prefix + "/ws/:room/:id",
+		// Echo's router answers 405 for a path it knows under another method.
+		PostOnGetStatus:    http.StatusMethodNotAllowed,
+		PostOnGetJSON:      true,
+		DeprecatedHandlers: true,
 		Mount: func(t *testing.T, hub *core.Hub, app adaptertest.App) http.Handler {
 			e, _ := newEcho(t)
 			e.IPExtractor = echo.ExtractIPDirect()
 			if app.TrustLoopbackProxy {
 				e.IPExtractor = echo.ExtractIPFromXFFHeader() // trusts loopback, link-local and private ranges
 			}
+			e.GET("/ws/:room/:id", echows.Handler(hub, app.Handler, app.Middleware...))
 			api := e.Group(adaptertest.Prefix, func(next echo.HandlerFunc) echo.HandlerFunc {
 				return func(c echo.Context) error {
 					if c.Request().Header.Get(adaptertest.HeaderRefuse) != "" {
@@ -42,7 +47,11 @@ func TestContract(t *testing.T) {
 			api.GET("/admin/rooms", echo.WrapHandler(core.RoomsHandler(hub)))
 			api.GET("/admin/livez", echo.WrapHandler(core.LiveHandler(hub)))
 			api.GET("/admin/readyz", echo.WrapHandler(core.ReadyHandler(hub)))
-			echows.WSWithConfig(api, "/ws/:room/:id", hub, app.Handler, echows.Config{
+			//lint:ignore SA1019 the deprecated wrapper must keep working
+			api.GET("/admin/old-stats", echows.StatsHandler(hub))
+			//lint:ignore SA1019 the deprecated wrapper must keep working
+			api.GET("/admin/old-rooms", echows.RoomsHandler(hub))
+			cfg := echows.Config{
 				Middleware:  app.Middleware,
 				ContextKeys: []string{"user", "tenant"},
 				RouteMiddleware: []echo.MiddlewareFunc{func(next echo.HandlerFunc) echo.HandlerFunc {
@@ -51,7 +60,9 @@ func TestContract(t *testing.T) {
 						return next(c)
 					}
 				}},
-			})
+			}
+			api.Any("/any/:room/:id", echows.HandlerWithConfig(hub, app.Handler, cfg))
+			echows.WSWithConfig(api, "/ws/:room/:id", hub, app.Handler, cfg)
 			return e
 		},
 	})

@@ -22,6 +22,8 @@ func TestContract(t *testing.T) {
 		Values:               true,
 		EncodedSlashNotFound: true,
 		Pattern:              adaptertest.Prefix + "/ws/:room/:id",
+		PostOnGetStatus:      http.StatusNotFound, // Gin's default: HandleMethodNotAllowed is off
+		DeprecatedHandlers:   true,
 		Mount: func(t *testing.T, hub *core.Hub, app adaptertest.App) http.Handler {
 			r := gin.New()
 			proxies := []string(nil)
@@ -31,6 +33,7 @@ func TestContract(t *testing.T) {
 			if err := r.SetTrustedProxies(proxies); err != nil {
 				t.Fatal(err)
 			}
+			r.GET("/ws/:room/:id", ginws.Handler(hub, app.Handler, app.Middleware...))
 			api := r.Group(adaptertest.Prefix, func(c *gin.Context) {
 				if c.GetHeader(adaptertest.HeaderRefuse) != "" {
 					c.AbortWithStatusJSON(adaptertest.RefuseStatus, gin.H{"message": "refused in front"})
@@ -46,10 +49,16 @@ func TestContract(t *testing.T) {
 			api.GET("/admin/rooms", gin.WrapH(core.RoomsHandler(hub)))
 			api.GET("/admin/livez", gin.WrapH(core.LiveHandler(hub)))
 			api.GET("/admin/readyz", gin.WrapH(core.ReadyHandler(hub)))
-			ginws.WSWithConfig(api, "/ws/:room/:id", hub, app.Handler, ginws.Config{
+			//lint:ignore SA1019 the deprecated wrapper must keep working
+			api.GET("/admin/old-stats", ginws.StatsHandler(hub))
+			//lint:ignore SA1019 the deprecated wrapper must keep working
+			api.GET("/admin/old-rooms", ginws.RoomsHandler(hub))
+			cfg := ginws.Config{
 				Middleware:      app.Middleware,
 				RouteMiddleware: []gin.HandlerFunc{func(c *gin.Context) { c.Header(adaptertest.HeaderRoute, "ws") }},
-			})
+			}
+			api.Any("/any/:room/:id", ginws.HandlerWithConfig(hub, app.Handler, cfg)...)
+			ginws.WSWithConfig(api, "/ws/:room/:id", hub, app.Handler, cfg)
 			return r
 		},
 	})

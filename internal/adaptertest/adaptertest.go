@@ -58,11 +58,20 @@ const (
 //     where it has one, with route middleware that sets HeaderRoute: ws,
 //     the connection middleware Middleware, the route handler Handler, and
 //     the keys "user" and "tenant" copied when the adapter needs them named;
+//   - outside the group, at the root, "/ws/:room/:id" (net/http:
+//     "GET /ws/{room}/{id}") with Handler(hub, Handler, Middleware...) and
+//     nothing else, as a route is mounted by hand;
+//   - in the same group, "/any/:room/:id" (net/http: "/api/any/{room}/{id}"
+//     without a method), the same WebSocket route registered for every
+//     method (Echo's Any, Gin's Any) with Handler, the route middleware,
+//     Middleware and Handler;
 //   - in the same group, the hub's operational endpoints mounted with the
 //     framework's wrap helper (echo.WrapHandler, gin.WrapH), as the
 //     adapters' package docs show: "/admin/stats" (core.StatsHandler),
 //     "/admin/rooms" (core.RoomsHandler), "/admin/livez"
-//     (core.LiveHandler) and "/admin/readyz" (core.ReadyHandler);
+//     (core.LiveHandler) and "/admin/readyz" (core.ReadyHandler), and,
+//     when the adapter has them (Deprecated), its own StatsHandler and
+//     RoomsHandler at "/admin/old-stats" and "/admin/old-rooms";
 //   - client IPs from the peer address, or from X-Forwarded-For sent by a
 //     loopback proxy when TrustLoopbackProxy is set.
 type App struct {
@@ -85,6 +94,16 @@ type Adapter struct {
 	// Pattern is how the framework names the WebSocket route: the hub's
 	// logs name it so ("/api/ws/:room/:id"). Required.
 	Pattern string
+	// PostOnGetStatus is the status the framework's router answers a
+	// POST to the GET-only WebSocket route at the root with (405, or
+	// Gin's default 404), before the hub sees it. Required.
+	PostOnGetStatus int
+	// PostOnGetJSON reports that the framework answers that POST with a
+	// JSON body (Echo's error handler). Optional.
+	PostOnGetJSON bool
+	// DeprecatedHandlers reports that Mount also serves the adapter's own
+	// (deprecated) StatsHandler and RoomsHandler. Optional.
+	DeprecatedHandlers bool
 	// ProxyHeaders reports whether the framework can take the client IP
 	// from a trusted proxy's X-Forwarded-For. Optional. Default false: the
 	// trusted-proxy case is skipped.
@@ -119,6 +138,11 @@ var cases = []testCase{
 	{"values stay each connection's own", testValuesPerConnection},
 	{"headers on the 101", testHeaders},
 	{"refused by connection middleware", testRefusedByMiddleware},
+	{"refused by hub middleware", testRefusedByHubMiddleware},
+	{"middleware that never calls next", testSwallowed},
+	{"rate limited with Retry-After", testRateLimited},
+	{"handshake with another method", testMethod},
+	{"POST on the GET route: the framework's router answers", testPostOnGet},
 	{"not a websocket handshake", testNotHandshake},
 	{"foreign origin", testForeignOrigin},
 	{"refused by framework middleware in front", testRefusedInFront},
@@ -308,30 +332,11 @@ func whoami(t *testing.T, ws *websocket.Conn) string {
 	return user
 }
 
-// handshake sends a raw request, a WebSocket handshake when upgrade is
-// set, and returns the response with its body read.
+// handshake sends a GET, a WebSocket handshake when upgrade is set, and
+// returns the response with its body read.
 func (e *env) handshake(t *testing.T, path string, upgrade bool, h http.Header) (*http.Response, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, e.srv.URL+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, vs := range h {
-		req.Header[k] = vs
-	}
-	if upgrade {
-		req.Header.Set("Connection", "Upgrade")
-		req.Header.Set("Upgrade", "websocket")
-		req.Header.Set("Sec-WebSocket-Version", "13")
-		req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
-	}
-	resp, err := e.srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	_ = resp.Body.Close()
-	return resp, body
+	return Handshake(t, e.srv, http.MethodGet, path, upgrade, h)
 }
 
 // expectRefusal checks a refused handshake: the status, a JSON body
@@ -344,6 +349,10 @@ func (e *env) expectRefusal(t *testing.T, resp *http.Response, body []byte, stat
 	if message != "" {
 		if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 			t.Errorf("Content-Type = %q, want JSON", ct)
+		}
+		// Every adapter writes the same bytes (core.ErrorBody).
+		if want := fmt.Sprintf(`{"message":%q,"status":%d}`, message, status); string(bytes.TrimSpace(body)) != want {
+			t.Errorf("body = %s, want %s", bytes.TrimSpace(body), want)
 		}
 		var got struct {
 			Status  int    `json:"status"`
@@ -516,6 +525,70 @@ func testRefusedByMiddleware(t *testing.T, a Adapter) {
 	}
 }
 
+func testRefusedByHubMiddleware(t *testing.T, a Adapter) {
+	e := start(t, a, App{}, nil)
+	e.hub.Use(func(next core.HandlerFunc) core.HandlerFunc {
+		return func(c *core.Conn) error {
+			if c.Request().Header.Get("X-Token") != "open-sesame" {
+				return core.NewHTTPError(http.StatusUnauthorized, "token required")
+			}
+			return next(c)
+		}
+	})
+	resp, body := e.handshake(t, Prefix+"/ws/lobby/1", true, nil)
+	e.expectRefusal(t, resp, body, http.StatusUnauthorized, "token required", core.RejectUnauthorized)
+	ws, _ := e.dial(t, Prefix+"/ws/lobby/1", http.Header{"X-Token": {"open-sesame"}})
+	welcomeOf(t, ws)
+}
+
+func testSwallowed(t *testing.T, a Adapter) {
+	swallow := func(core.HandlerFunc) core.HandlerFunc { return func(*core.Conn) error { return nil } }
+	e := start(t, a, App{Middleware: []core.MiddlewareFunc{swallow}}, nil)
+	resp, body := e.handshake(t, Prefix+"/ws/lobby/1", true, nil)
+	e.expectRefusal(t, resp, body, http.StatusForbidden, "connection refused", core.RejectMiddleware)
+}
+
+func testRateLimited(t *testing.T, a Adapter) {
+	limit := func(core.HandlerFunc) core.HandlerFunc {
+		return func(*core.Conn) error {
+			return &core.HTTPError{Status: http.StatusTooManyRequests, Message: "slow down", Header: http.Header{"Retry-After": {"7"}}}
+		}
+	}
+	e := start(t, a, App{Middleware: []core.MiddlewareFunc{limit}}, nil)
+	resp, body := e.handshake(t, Prefix+"/ws/lobby/1", true, nil)
+	e.expectRefusal(t, resp, body, http.StatusTooManyRequests, "slow down", core.RejectRateLimited)
+	if got := resp.Header.Get("Retry-After"); got != "7" {
+		t.Errorf("Retry-After = %q, want 7", got)
+	}
+}
+
+func testMethod(t *testing.T, a Adapter) {
+	e := start(t, a, App{}, nil)
+	resp, body := Handshake(t, e.srv, http.MethodPost, Prefix+"/any/lobby/1", true, nil)
+	e.expectRefusal(t, resp, body, http.StatusMethodNotAllowed, "websocket handshake must use GET", core.RejectMethod)
+	if got := resp.Header.Get("Allow"); got != "GET" {
+		t.Errorf("Allow = %q, want GET", got)
+	}
+	ws, _ := e.dial(t, Prefix+"/any/lobby/1", nil) // the same route upgrades a GET
+	welcomeOf(t, ws)
+}
+
+func testPostOnGet(t *testing.T, a Adapter) {
+	e := start(t, a, App{}, nil)
+	resp, body := Handshake(t, e.srv, http.MethodPost, "/ws/lobby/1", true, nil)
+	e.expectRefusal(t, resp, body, a.PostOnGetStatus, "", "")
+	if ct := resp.Header.Get("Content-Type"); a.PostOnGetJSON && !strings.HasPrefix(ct, "application/json") {
+		t.Errorf("Content-Type = %q, want the framework's JSON", ct)
+	}
+	ws, _ := e.dial(t, "/ws/lobby/1", nil) // mounted by hand, the route upgrades a GET
+	if w := welcomeOf(t, ws); w.Params["room"] != "lobby" {
+		t.Errorf("params = %v, want room lobby", w.Params)
+	}
+	if got := resp.Header.Get("Allow"); got == "GET" && a.PostOnGetStatus != http.StatusMethodNotAllowed {
+		t.Errorf("Allow = %q on a %d", got, resp.StatusCode)
+	}
+}
+
 func testNotHandshake(t *testing.T, a Adapter) {
 	e := start(t, a, App{}, nil)
 	resp, body := e.handshake(t, Prefix+"/ws/lobby/1", false, nil)
@@ -616,10 +689,21 @@ func testOperational(t *testing.T, a Adapter) {
 	if st["connections"] != float64(1) || st["accepted"] != float64(1) || st["rooms"] != float64(1) {
 		t.Errorf("stats: connections %v accepted %v rooms %v, want 1 1 1", st["connections"], st["accepted"], st["rooms"])
 	}
-	var rooms []core.RoomInfo
-	get("/admin/rooms", http.StatusOK, &rooms)
-	if len(rooms) != 1 || rooms[0].Name != "lobby" || rooms[0].Members != 1 {
-		t.Errorf("rooms = %+v, want lobby with 1 member", rooms)
+	roomsPaths := []string{"/admin/rooms"}
+	if a.DeprecatedHandlers {
+		roomsPaths = append(roomsPaths, "/admin/old-rooms")
+		var old map[string]any
+		get("/admin/old-stats", http.StatusOK, &old)
+		if old["connections"] != float64(1) || old["accepted"] != float64(1) || old["rooms"] != float64(1) {
+			t.Errorf("deprecated StatsHandler: connections %v accepted %v rooms %v, want 1 1 1", old["connections"], old["accepted"], old["rooms"])
+		}
+	}
+	for _, path := range roomsPaths {
+		var rooms []core.RoomInfo
+		get(path, http.StatusOK, &rooms)
+		if len(rooms) != 1 || rooms[0].Name != "lobby" || rooms[0].Members != 1 {
+			t.Errorf("%s = %+v, want lobby with 1 member", path, rooms)
+		}
 	}
 	var room struct {
 		Name    string            `json:"name"`

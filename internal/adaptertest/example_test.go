@@ -21,6 +21,11 @@ func ExampleCaseNames() {
 	// values stay each connection's own
 	// headers on the 101
 	// refused by connection middleware
+	// refused by hub middleware
+	// middleware that never calls next
+	// rate limited with Retry-After
+	// handshake with another method
+	// POST on the GET route: the framework's router answers
 	// not a websocket handshake
 	// foreign origin
 	// refused by framework middleware in front

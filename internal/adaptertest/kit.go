@@ -92,6 +92,32 @@ func TryDial(url string, h http.Header) (*websocket.Conn, *http.Response, error)
 	return tryDial(url, h)
 }
 
+// Handshake sends one request to srv, with WebSocket handshake headers
+// when upgrade is set, and returns the response with its body read.
+func Handshake(t *testing.T, srv *httptest.Server, method, path string, upgrade bool, header http.Header) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, srv.URL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	if upgrade {
+		req.Header.Set("Connection", "Upgrade")
+		req.Header.Set("Upgrade", "websocket")
+		req.Header.Set("Sec-WebSocket-Version", "13")
+		req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+	}
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	return resp, body
+}
+
 // Dial opens a WebSocket connection that the test's cleanup closes.
 func Dial(t *testing.T, url string, h http.Header) (*websocket.Conn, *http.Response) {
 	t.Helper()

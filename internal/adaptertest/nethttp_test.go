@@ -19,8 +19,9 @@ func TestMain(m *testing.M) {
 // framework values, so those cases are skipped.
 func TestNetHTTP(t *testing.T) {
 	adaptertest.Run(t, adaptertest.Adapter{
-		Name:    "net/http",
-		Pattern: adaptertest.Prefix + "/ws/{room}/{id}",
+		Name:            "net/http",
+		Pattern:         adaptertest.Prefix + "/ws/{room}/{id}",
+		PostOnGetStatus: http.StatusMethodNotAllowed,
 		Mount: func(t *testing.T, hub *core.Hub, app adaptertest.App) http.Handler {
 			route := func(next http.Handler) http.Handler {
 				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -30,6 +31,8 @@ func TestNetHTTP(t *testing.T) {
 			}
 			mux := http.NewServeMux()
 			mux.Handle("GET "+adaptertest.Prefix+"/ws/{room}/{id}", route(hub.Handler(app.Handler, app.Middleware...)))
+			mux.Handle("GET /ws/{room}/{id}", hub.Handler(app.Handler, app.Middleware...))
+			mux.Handle(adaptertest.Prefix+"/any/{room}/{id}", route(hub.Handler(app.Handler, app.Middleware...)))
 			mux.Handle("GET "+adaptertest.Prefix+"/admin/stats", core.StatsHandler(hub))
 			mux.Handle("GET "+adaptertest.Prefix+"/admin/rooms", core.RoomsHandler(hub))
 			mux.Handle("GET "+adaptertest.Prefix+"/admin/livez", core.LiveHandler(hub))
