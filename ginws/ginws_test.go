@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -221,80 +220,6 @@ func TestRecoveryAfterUpgrade(t *testing.T) {
 	}
 	if s := ginLog.String(); s != "" {
 		t.Errorf("Gin's Recovery saw the panic:\n%s", s)
-	}
-	adaptertest.NoHijackNoise(t, errLog, nil)
-}
-
-func TestConcurrentRoom(t *testing.T) {
-	const clients = 20
-	hub, _ := adaptertest.NewHub(t, core.Config{})
-	r := gin.New()
-	r.GET("/ws/:room", ginws.Handler(hub, adaptertest.Chat))
-	srv, errLog := adaptertest.StartServer(t, r)
-
-	conns := make([]*websocket.Conn, clients)
-	errs := make(chan error, clients)
-	var wg sync.WaitGroup
-	for i := range conns {
-		wg.Go(func() {
-			ws, _, err := adaptertest.TryDial(adaptertest.WSURL(srv, "/ws/party"), nil)
-			if err != nil {
-				errs <- fmt.Errorf("client %d: dial: %w", i, err)
-				return
-			}
-			conns[i] = ws
-			if _, err := adaptertest.ReadEvent(ws, "welcome"); err != nil {
-				errs <- fmt.Errorf("client %d: %w", i, err)
-			}
-		})
-	}
-	wg.Wait()
-	t.Cleanup(func() {
-		for _, ws := range conns {
-			if ws != nil {
-				_ = ws.Close()
-			}
-		}
-	})
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-	if t.Failed() {
-		t.FailNow()
-	}
-
-	if info, ok := hub.Room("party"); !ok || info.Members != clients {
-		t.Fatalf("room party = %+v (exists %v), want %d members", info, ok, clients)
-	}
-	n, err := hub.To("party").Emit("news", map[string]int{"n": 1})
-	if err != nil || n != clients {
-		t.Fatalf("Emit = %d, %v; want %d, nil", n, err, clients)
-	}
-
-	errs = make(chan error, clients)
-	for i, ws := range conns {
-		wg.Go(func() {
-			data, err := adaptertest.ReadEvent(ws, "news")
-			if err != nil {
-				errs <- fmt.Errorf("client %d: %w", i, err)
-				return
-			}
-			if string(data) != `{"n":1}` {
-				errs <- fmt.Errorf("client %d: news data %s", i, data)
-			}
-			adaptertest.CloseClient(ws)
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-
-	adaptertest.WaitNoConnections(t, hub)
-	if st := hub.Stats(); st.Accepted != clients || st.Rooms != 0 {
-		t.Errorf("Stats: accepted %d rooms %d, want %d 0", st.Accepted, st.Rooms, clients)
 	}
 	adaptertest.NoHijackNoise(t, errLog, nil)
 }

@@ -149,6 +149,7 @@ var cases = []testCase{
 	{"hub shutting down", testShuttingDown},
 	{"websocket outlives the server's read timeout", testReadTimeout},
 	{"route pattern in the hub's logs", testRoutePattern},
+	{"connections at once in one room", testConcurrentRoom},
 	{"operational endpoints through the framework's wrap", testOperational},
 	{"a refusal in front is not the hub's to count", testRefusedInFrontUncounted},
 }
@@ -657,6 +658,72 @@ func testRoutePattern(t *testing.T, a Adapter) {
 	logs := e.hubLog.String()
 	if !strings.Contains(logs, "route handler error") || !strings.Contains(logs, "route="+a.Pattern+" ") {
 		t.Errorf("the hub's log does not name the route %s:\n%s", a.Pattern, logs)
+	}
+}
+
+func testConcurrentRoom(t *testing.T, a Adapter) {
+	const clients = 20
+	e := start(t, a, App{Handler: Chat}, nil)
+	conns := make([]*websocket.Conn, clients)
+	errs := make(chan error, clients)
+	var wg sync.WaitGroup
+	for i := range conns {
+		wg.Go(func() {
+			ws, _, err := tryDial(e.url(Prefix+"/ws/party/1"), nil)
+			if err != nil {
+				errs <- fmt.Errorf("client %d: dial: %w", i, err)
+				return
+			}
+			conns[i] = ws
+			if _, err := ReadEvent(ws, "welcome"); err != nil {
+				errs <- fmt.Errorf("client %d: %w", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	t.Cleanup(func() {
+		for _, ws := range conns {
+			if ws != nil {
+				_ = ws.Close()
+			}
+		}
+	})
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+	if info, ok := e.hub.Room("party"); !ok || info.Members != clients {
+		t.Fatalf("room party = %+v (exists %v), want %d members", info, ok, clients)
+	}
+	n, err := e.hub.To("party").Emit("news", map[string]int{"n": 1})
+	if err != nil || n != clients {
+		t.Fatalf("Emit = %d, %v; want %d, nil", n, err, clients)
+	}
+	errs = make(chan error, clients)
+	for i, ws := range conns {
+		wg.Go(func() {
+			data, err := ReadEvent(ws, "news")
+			if err != nil {
+				errs <- fmt.Errorf("client %d: %w", i, err)
+				return
+			}
+			if string(data) != `{"n":1}` {
+				errs <- fmt.Errorf("client %d: news data %s", i, data)
+			}
+			CloseClient(ws)
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	WaitNoConnections(t, e.hub)
+	if st := e.hub.Stats(); st.Accepted != clients || st.Rooms != 0 {
+		t.Errorf("Stats: accepted %d rooms %d, want %d 0", st.Accepted, st.Rooms, clients)
 	}
 }
 

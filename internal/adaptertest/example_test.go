@@ -32,6 +32,7 @@ func ExampleCaseNames() {
 	// hub shutting down
 	// websocket outlives the server's read timeout
 	// route pattern in the hub's logs
+	// connections at once in one room
 	// operational endpoints through the framework's wrap
 	// a refusal in front is not the hub's to count
 }
