@@ -2,7 +2,6 @@ package echo5ws_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
 	"github.com/gorilla/websocket"
 	echojwt "github.com/labstack/echo-jwt/v5"
 	"github.com/labstack/echo/v5"
@@ -35,6 +33,7 @@ func TestContract(t *testing.T) {
 		// Echo's router answers 405 for a path it knows under another method.
 		PostOnGetStatus:    http.StatusMethodNotAllowed,
 		PostOnGetJSON:      true,
+		JWT:                true,
 		DeprecatedHandlers: true,
 		Mount: func(t *testing.T, hub *core.Hub, app adaptertest.App) http.Handler {
 			e, _ := newEcho(t)
@@ -55,6 +54,9 @@ func TestContract(t *testing.T) {
 					return next(c)
 				}
 			})
+			if app.JWTKey != nil {
+				api.Use(echojwt.WithConfig(echojwt.Config{SigningKey: app.JWTKey}))
+			}
 			api.GET("/admin/stats", echo.WrapHandler(core.StatsHandler(hub)))
 			api.GET("/admin/rooms", echo.WrapHandler(core.RoomsHandler(hub)))
 			api.GET("/admin/livez", echo.WrapHandler(core.LiveHandler(hub)))
@@ -68,6 +70,9 @@ func TestContract(t *testing.T) {
 				ContextKeys: []string{"user", "tenant"},
 				RouteMiddleware: []echo.MiddlewareFunc{func(next echo.HandlerFunc) echo.HandlerFunc {
 					return func(c *echo.Context) error {
+						if c.Request().Header.Get(adaptertest.HeaderRefuseRoute) != "" {
+							return echo.NewHTTPError(adaptertest.RefuseStatus, "refused by the route")
+						}
 						c.Response().Header().Set(adaptertest.HeaderRoute, "ws")
 						return next(c)
 					}
@@ -78,95 +83,6 @@ func TestContract(t *testing.T) {
 			return e
 		},
 	})
-}
-
-var jwtKey = []byte("test-secret-key")
-
-func signToken(t *testing.T, sub string) string {
-	t.Helper()
-	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
-		"sub": sub,
-		"exp": time.Now().Add(time.Hour).Unix(),
-	}).SignedString(jwtKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-// whoHandler reads echo-jwt's token with c.Get("user"), greets with the
-// subject, and answers "whoami" with it from then on.
-func whoHandler(c *core.Conn) error {
-	token, ok := c.Get("user").(*jwt.Token)
-	if !ok {
-		return fmt.Errorf("no token in c.Get(\"user\"): %T", c.Get("user"))
-	}
-	sub, err := token.Claims.GetSubject()
-	if err != nil {
-		return err
-	}
-	if err := c.On("whoami", func(c *core.Conn, _ json.RawMessage) (any, error) {
-		token, _ := c.Get("user").(*jwt.Token)
-		sub, _ := token.Claims.GetSubject()
-		return nil, c.Emit("me", sub)
-	}); err != nil {
-		return err
-	}
-	return c.Emit("welcome", sub)
-}
-
-// TestWSInsideEchoJWTGroup is an existing Echo v5 app adding a WebSocket
-// route in one line inside a group protected by echo-jwt/v5: the route
-// handler reads the claims with c.Get("user"), every connection keeps its
-// own after Echo reuses its pooled context, and requests without a valid
-// token are refused by echo-jwt before the hub sees them.
-func TestWSInsideEchoJWTGroup(t *testing.T) {
-	hub, _ := adaptertest.NewHub(t, core.Config{})
-	e, echoLog := newEcho(t)
-	api := e.Group("/api", echojwt.WithConfig(echojwt.Config{SigningKey: jwtKey}))
-	route := echo5ws.WS(api, "/chat/:room", hub, whoHandler)
-	if route.Method != http.MethodGet || route.Path != "/api/chat/:room" {
-		t.Errorf("WS returned route %s %s, want GET /api/chat/:room", route.Method, route.Path)
-	}
-	srv, errLog := adaptertest.StartServer(t, e)
-
-	const users = 12
-	conns := make([]*websocket.Conn, users)
-	for i := range conns {
-		sub := fmt.Sprintf("user-%d", i)
-		ws, _ := adaptertest.Dial(t, adaptertest.WSURL(srv, "/api/chat/lobby"), http.Header{"Authorization": {"Bearer " + signToken(t, sub)}})
-		var got string
-		adaptertest.ExpectEvent(t, ws, "welcome", &got)
-		if got != sub {
-			t.Fatalf("connection %d: welcome %q, want %q", i, got, sub)
-		}
-		conns[i] = ws
-	}
-	for i, ws := range conns {
-		adaptertest.MustEmit(t, ws, "whoami", nil)
-		var got string
-		adaptertest.ExpectEvent(t, ws, "me", &got)
-		if want := fmt.Sprintf("user-%d", i); got != want {
-			t.Errorf("connection %d: c.Get(\"user\") is %q after later requests, want %q", i, got, want)
-		}
-	}
-	for name, h := range map[string]http.Header{
-		"no token":  nil,
-		"bad token": {"Authorization": {"Bearer " + signToken(t, "mallory") + "x"}},
-	} {
-		_, resp, err := adaptertest.TryDial(adaptertest.WSURL(srv, "/api/chat/lobby"), h)
-		if err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
-			t.Errorf("%s: dial error %v, want 401 from echo-jwt", name, err)
-		}
-	}
-	if st := hub.Stats(); len(st.Rejected) != 0 || st.Accepted != users {
-		t.Errorf("Stats: rejected %v accepted %d, want none and %d: echo-jwt refuses before the hub", st.Rejected, st.Accepted, users)
-	}
-	for _, ws := range conns {
-		adaptertest.CloseClient(ws)
-	}
-	adaptertest.WaitNoConnections(t, hub)
-	adaptertest.NoHijackNoise(t, errLog, map[string]*wstest.LogBuffer{"Echo logger": echoLog})
 }
 
 // TestContextKeys shows which echo.Context values reach the connection:
@@ -322,7 +238,8 @@ func TestRefusalUnwrapsToHTTPError(t *testing.T) {
 // each lets the handshake through, sees the 101, and writes nothing into
 // the hijacked connection.
 func TestEchoMiddleware(t *testing.T) {
-	token := signToken(t, "alice")
+	key := []byte("test-secret-key")
+	token := adaptertest.SignToken(t, key, "alice")
 	tests := []struct {
 		name   string
 		setup  func(e *echo.Echo, mwLog io.Writer)
@@ -377,7 +294,7 @@ func TestEchoMiddleware(t *testing.T) {
 		{
 			name: "echo-jwt",
 			setup: func(e *echo.Echo, _ io.Writer) {
-				e.Use(echojwt.WithConfig(echojwt.Config{SigningKey: jwtKey}))
+				e.Use(echojwt.WithConfig(echojwt.Config{SigningKey: key}))
 			},
 			header: http.Header{"Authorization": {"Bearer " + token}},
 		},

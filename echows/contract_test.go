@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"testing"
 
+	echojwt "github.com/labstack/echo-jwt/v4"
 	"github.com/labstack/echo/v4"
 
 	"github.com/rushws/rushws/core"
@@ -22,6 +23,7 @@ func TestContract(t *testing.T) {
 		// Echo's router answers 405 for a path it knows under another method.
 		PostOnGetStatus:    http.StatusMethodNotAllowed,
 		PostOnGetJSON:      true,
+		JWT:                true,
 		DeprecatedHandlers: true,
 		Mount: func(t *testing.T, hub *core.Hub, app adaptertest.App) http.Handler {
 			e, _ := newEcho(t)
@@ -43,6 +45,9 @@ func TestContract(t *testing.T) {
 					return next(c)
 				}
 			})
+			if app.JWTKey != nil {
+				api.Use(echojwt.WithConfig(echojwt.Config{SigningKey: app.JWTKey}))
+			}
 			api.GET("/admin/stats", echo.WrapHandler(core.StatsHandler(hub)))
 			api.GET("/admin/rooms", echo.WrapHandler(core.RoomsHandler(hub)))
 			api.GET("/admin/livez", echo.WrapHandler(core.LiveHandler(hub)))
@@ -56,6 +61,9 @@ func TestContract(t *testing.T) {
 				ContextKeys: []string{"user", "tenant"},
 				RouteMiddleware: []echo.MiddlewareFunc{func(next echo.HandlerFunc) echo.HandlerFunc {
 					return func(c echo.Context) error {
+						if c.Request().Header.Get(adaptertest.HeaderRefuseRoute) != "" {
+							return echo.NewHTTPError(adaptertest.RefuseStatus, "refused by the route")
+						}
 						c.Response().Header().Set(adaptertest.HeaderRoute, "ws")
 						return next(c)
 					}

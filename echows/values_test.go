@@ -7,108 +7,13 @@ import (
 	"io"
 	"net/http"
 	"testing"
-	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-	"github.com/gorilla/websocket"
-	echojwt "github.com/labstack/echo-jwt/v4"
 	"github.com/labstack/echo/v4"
 
 	"github.com/rushws/rushws/core"
 	"github.com/rushws/rushws/echows"
 	"github.com/rushws/rushws/internal/adaptertest"
 )
-
-var jwtKey = []byte("test-secret-key")
-
-func signToken(t *testing.T, sub string) string {
-	t.Helper()
-	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
-		"sub": sub,
-		"exp": time.Now().Add(time.Hour).Unix(),
-	}).SignedString(jwtKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-// whoHandler is a route handler that reads echo-jwt's claims with
-// c.Get("user"), as an Echo handler would, greets with the subject, and
-// answers "whoami" with it from then on.
-func whoHandler(c *core.Conn) error {
-	token, ok := c.Get("user").(*jwt.Token)
-	if !ok {
-		return fmt.Errorf("no token in c.Get(\"user\"): %T", c.Get("user"))
-	}
-	sub, err := token.Claims.GetSubject()
-	if err != nil {
-		return err
-	}
-	if err := c.On("whoami", func(c *core.Conn, _ json.RawMessage) (any, error) {
-		token, _ := c.Get("user").(*jwt.Token)
-		sub, _ := token.Claims.GetSubject()
-		return nil, c.Emit("me", sub)
-	}); err != nil {
-		return err
-	}
-	return c.Emit("welcome", sub)
-}
-
-// TestWSInsideEchoJWTGroup is an existing Echo app adding a WebSocket
-// route in one line inside a group protected by echo-jwt: the route
-// handler reads the claims with c.Get("user"), every connection keeps its
-// own after Echo reuses its pooled context, and requests without a valid
-// token are refused by echo-jwt before the hub sees them.
-func TestWSInsideEchoJWTGroup(t *testing.T) {
-	hub, _ := adaptertest.NewHub(t, core.Config{})
-	e, _ := newEcho(t)
-	api := e.Group("/api", echojwt.WithConfig(echojwt.Config{SigningKey: jwtKey}))
-	route := echows.WS(api, "/chat/:room", hub, whoHandler)
-	if route.Method != http.MethodGet || route.Path != "/api/chat/:room" {
-		t.Errorf("WS returned route %s %s, want GET /api/chat/:room", route.Method, route.Path)
-	}
-	srv, errLog := adaptertest.StartServer(t, e)
-
-	const users = 12
-	conns := make([]*websocket.Conn, users)
-	for i := range conns {
-		sub := fmt.Sprintf("user-%d", i)
-		ws, _ := adaptertest.Dial(t, adaptertest.WSURL(srv, "/api/chat/lobby"), http.Header{"Authorization": {"Bearer " + signToken(t, sub)}})
-		var got string
-		adaptertest.ExpectEvent(t, ws, "welcome", &got)
-		if got != sub {
-			t.Fatalf("connection %d: welcome %q, want %q", i, got, sub)
-		}
-		conns[i] = ws
-	}
-	for i, ws := range conns {
-		adaptertest.MustEmit(t, ws, "whoami", nil)
-		var got string
-		adaptertest.ExpectEvent(t, ws, "me", &got)
-		if want := fmt.Sprintf("user-%d", i); got != want {
-			t.Errorf("connection %d: c.Get(\"user\") is %q after later requests, want %q", i, got, want)
-		}
-	}
-
-	for name, h := range map[string]http.Header{
-		"no token":  nil,
-		"bad token": {"Authorization": {"Bearer " + signToken(t, "mallory") + "x"}},
-	} {
-		_, resp, err := adaptertest.TryDial(adaptertest.WSURL(srv, "/api/chat/lobby"), h)
-		if err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
-			t.Errorf("%s: dial error %v, want 401 from echo-jwt", name, err)
-		}
-	}
-	if st := hub.Stats(); len(st.Rejected) != 0 || st.Accepted != users {
-		t.Errorf("Stats: rejected %v accepted %d, want none and %d: echo-jwt refuses before the hub", st.Rejected, st.Accepted, users)
-	}
-	for _, ws := range conns {
-		adaptertest.CloseClient(ws)
-	}
-	adaptertest.WaitNoConnections(t, hub)
-	adaptertest.NoHijackNoise(t, errLog, nil)
-}
 
 // TestContextKeys shows which echo.Context values reach the connection:
 // "user" by default, exactly the named keys with Config.ContextKeys, and

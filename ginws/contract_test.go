@@ -2,9 +2,11 @@ package ginws_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/gin-gonic/gin"
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/rushws/rushws/core"
 	"github.com/rushws/rushws/ginws"
@@ -24,6 +26,7 @@ func TestContract(t *testing.T) {
 		Pattern:              adaptertest.Prefix + "/ws/:room/:id",
 		PostOnGetStatus:      http.StatusNotFound, // Gin's default: HandleMethodNotAllowed is off
 		DeprecatedHandlers:   true,
+		JWT:                  true,
 		Mount: func(t *testing.T, hub *core.Hub, app adaptertest.App) http.Handler {
 			r := gin.New()
 			proxies := []string(nil)
@@ -45,6 +48,9 @@ func TestContract(t *testing.T) {
 				}
 				c.Set("tenant", adaptertest.Tenant)
 			})
+			if app.JWTKey != nil {
+				api.Use(requireJWT(app.JWTKey))
+			}
 			api.GET("/admin/stats", gin.WrapH(core.StatsHandler(hub)))
 			api.GET("/admin/rooms", gin.WrapH(core.RoomsHandler(hub)))
 			api.GET("/admin/livez", gin.WrapH(core.LiveHandler(hub)))
@@ -54,12 +60,38 @@ func TestContract(t *testing.T) {
 			//lint:ignore SA1019 the deprecated wrapper must keep working
 			api.GET("/admin/old-rooms", ginws.RoomsHandler(hub))
 			cfg := ginws.Config{
-				Middleware:      app.Middleware,
-				RouteMiddleware: []gin.HandlerFunc{func(c *gin.Context) { c.Header(adaptertest.HeaderRoute, "ws") }},
+				Middleware: app.Middleware,
+				RouteMiddleware: []gin.HandlerFunc{func(c *gin.Context) {
+					if c.GetHeader(adaptertest.HeaderRefuseRoute) != "" {
+						c.AbortWithStatusJSON(adaptertest.RefuseStatus, gin.H{"message": "refused by the route"})
+						return
+					}
+					c.Header(adaptertest.HeaderRoute, "ws")
+				}},
 			}
 			api.Any("/any/:room/:id", ginws.HandlerWithConfig(hub, app.Handler, cfg)...)
 			ginws.WSWithConfig(api, "/ws/:room/:id", hub, app.Handler, cfg)
 			return r
 		},
 	})
+}
+
+// requireJWT is the Gin middleware an existing app protects its API group
+// with: it verifies the bearer token and stores it under "user".
+func requireJWT(key []byte) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		raw, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+		if !ok {
+			c.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"message": "missing token"})
+			return
+		}
+		token, err := jwt.Parse(raw, func(*jwt.Token) (any, error) { return key, nil },
+			jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired())
+		if err != nil {
+			c.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"message": "invalid token"})
+			return
+		}
+		c.Set("user", token)
+		c.Next()
+	}
 }

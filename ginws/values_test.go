@@ -1,129 +1,19 @@
 package ginws_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/golang-jwt/jwt/v5"
-	"github.com/gorilla/websocket"
 
 	"github.com/rushws/rushws/core"
 	"github.com/rushws/rushws/ginws"
 	"github.com/rushws/rushws/internal/adaptertest"
 )
-
-var jwtKey = []byte("test-secret-key")
-
-func signToken(t *testing.T, sub string) string {
-	t.Helper()
-	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
-		"sub": sub,
-		"exp": time.Now().Add(time.Hour).Unix(),
-	}).SignedString(jwtKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-// requireJWT is the Gin middleware an existing app protects its API group
-// with: it verifies the bearer token and stores it under "user".
-func requireJWT(c *gin.Context) {
-	raw, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
-	if !ok {
-		c.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"message": "missing token"})
-		return
-	}
-	token, err := jwt.Parse(raw, func(*jwt.Token) (any, error) { return jwtKey, nil },
-		jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired())
-	if err != nil {
-		c.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"message": "invalid token"})
-		return
-	}
-	c.Set("user", token)
-	c.Next()
-}
-
-// whoHandler is a route handler that reads the claims with c.Get("user"),
-// greets with the subject, and answers "whoami" with it from then on.
-func whoHandler(c *core.Conn) error {
-	token, ok := c.Get("user").(*jwt.Token)
-	if !ok {
-		return fmt.Errorf("no token in c.Get(\"user\"): %T", c.Get("user"))
-	}
-	sub, err := token.Claims.GetSubject()
-	if err != nil {
-		return err
-	}
-	if err := c.On("whoami", func(c *core.Conn, _ json.RawMessage) (any, error) {
-		token, _ := c.Get("user").(*jwt.Token)
-		sub, _ := token.Claims.GetSubject()
-		return nil, c.Emit("me", sub)
-	}); err != nil {
-		return err
-	}
-	return c.Emit("welcome", sub)
-}
-
-// TestWSInsideAuthGroup is an existing Gin app adding a WebSocket route in
-// one line inside a group protected by its own JWT middleware: the route
-// handler reads the claims with c.Get("user"), every connection keeps its
-// own after Gin reuses its pooled context, and requests without a valid
-// token are refused by the group before the hub sees them.
-func TestWSInsideAuthGroup(t *testing.T) {
-	hub, _ := adaptertest.NewHub(t, core.Config{})
-	r := gin.New()
-	api := r.Group("/api", requireJWT)
-	if routes := ginws.WS(api, "/chat/:room", hub, whoHandler); routes != api {
-		t.Errorf("WS returned %v, want the group it registered on", routes)
-	}
-	srv, errLog := adaptertest.StartServer(t, r)
-
-	const users = 12
-	conns := make([]*websocket.Conn, users)
-	for i := range conns {
-		sub := fmt.Sprintf("user-%d", i)
-		ws, _ := adaptertest.Dial(t, adaptertest.WSURL(srv, "/api/chat/lobby"), http.Header{"Authorization": {"Bearer " + signToken(t, sub)}})
-		var got string
-		adaptertest.ExpectEvent(t, ws, "welcome", &got)
-		if got != sub {
-			t.Fatalf("connection %d: welcome %q, want %q", i, got, sub)
-		}
-		conns[i] = ws
-	}
-	for i, ws := range conns {
-		adaptertest.MustEmit(t, ws, "whoami", nil)
-		var got string
-		adaptertest.ExpectEvent(t, ws, "me", &got)
-		if want := fmt.Sprintf("user-%d", i); got != want {
-			t.Errorf("connection %d: c.Get(\"user\") is %q after later requests, want %q", i, got, want)
-		}
-	}
-	for name, h := range map[string]http.Header{
-		"no token":  nil,
-		"bad token": {"Authorization": {"Bearer " + signToken(t, "mallory") + "x"}},
-	} {
-		_, resp, err := adaptertest.TryDial(adaptertest.WSURL(srv, "/api/chat/lobby"), h)
-		if err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
-			t.Errorf("%s: dial error %v, want 401 from the group", name, err)
-		}
-	}
-	if st := hub.Stats(); len(st.Rejected) != 0 || st.Accepted != users {
-		t.Errorf("Stats: rejected %v accepted %d, want none and %d", st.Rejected, st.Accepted, users)
-	}
-	for _, ws := range conns {
-		adaptertest.CloseClient(ws)
-	}
-	adaptertest.WaitNoConnections(t, hub)
-	adaptertest.NoHijackNoise(t, errLog, nil)
-}
 
 // TestKeys checks which Gin values reach the connection: every string key,
 // not keys of other types.

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/gorilla/websocket"
 
 	"github.com/rushws/rushws/core"
@@ -39,6 +40,10 @@ const (
 	// HeaderRoute is the response header the route's own middleware sets,
 	// to the value "ws".
 	HeaderRoute = "X-Route"
+	// HeaderRefuseRoute, when present on a request, makes the route's own
+	// middleware refuse it with RefuseStatus in the framework's own way;
+	// routes without that middleware ignore it.
+	HeaderRefuseRoute = "X-Refuse-Route"
 	// HeaderUser carries the value the group's middleware stores under the
 	// key "user" (when the header is present).
 	HeaderUser = "X-User"
@@ -55,7 +60,8 @@ const (
 //     "user" (when present) and Tenant under "tenant";
 //   - in it, the WebSocket route "/ws/:room/:id" (net/http:
 //     "GET /api/ws/{room}/{id}") registered with the adapter's WS helper
-//     where it has one, with route middleware that sets HeaderRoute: ws,
+//     where it has one, with route middleware that refuses requests
+//     carrying HeaderRefuseRoute with RefuseStatus and sets HeaderRoute: ws,
 //     the connection middleware Middleware, the route handler Handler, and
 //     the keys "user" and "tenant" copied when the adapter needs them named;
 //   - outside the group, at the root, "/ws/:room/:id" (net/http:
@@ -79,6 +85,12 @@ type App struct {
 	Handler core.HandlerFunc
 	// Middleware is connection middleware for the route. Optional.
 	Middleware []core.MiddlewareFunc
+	// JWTKey, when set, protects the group with the framework's JWT
+	// middleware too (echo-jwt on Echo; on Gin, a bearer-token middleware
+	// as Gin apps write one), after the middleware above: it refuses a
+	// request without a valid HS256 bearer token signed with JWTKey with
+	// 401, and stores the parsed *jwt.Token under "user". Optional.
+	JWTKey []byte
 	// TrustLoopbackProxy asks the framework to take the client IP from
 	// X-Forwarded-For when the peer is a loopback address. Optional.
 	TrustLoopbackProxy bool
@@ -101,6 +113,9 @@ type Adapter struct {
 	// PostOnGetJSON reports that the framework answers that POST with a
 	// JSON body (Echo's error handler). Optional.
 	PostOnGetJSON bool
+	// JWT reports that Mount honours App.JWTKey. Optional. Default false:
+	// the JWT case is skipped.
+	JWT bool
 	// DeprecatedHandlers reports that Mount also serves the adapter's own
 	// (deprecated) StatsHandler and RoomsHandler. Optional.
 	DeprecatedHandlers bool
@@ -139,6 +154,8 @@ var cases = []testCase{
 	{"headers on the 101", testHeaders},
 	{"refused by connection middleware", testRefusedByMiddleware},
 	{"refused by hub middleware", testRefusedByHubMiddleware},
+	{"refused by route middleware", testRefusedByRouteMiddleware},
+	{"claims from the framework's JWT group", testJWTGroup},
 	{"middleware that never calls next", testSwallowed},
 	{"rate limited with Retry-After", testRateLimited},
 	{"handshake with another method", testMethod},
@@ -540,6 +557,112 @@ func testRefusedByHubMiddleware(t *testing.T, a Adapter) {
 	e.expectRefusal(t, resp, body, http.StatusUnauthorized, "token required", core.RejectUnauthorized)
 	ws, _ := e.dial(t, Prefix+"/ws/lobby/1", http.Header{"X-Token": {"open-sesame"}})
 	welcomeOf(t, ws)
+}
+
+func testRefusedByRouteMiddleware(t *testing.T, a Adapter) {
+	e := start(t, a, App{}, nil)
+	refuse := http.Header{HeaderRefuseRoute: {"1"}}
+	paths := []string{Prefix + "/ws/lobby/1", Prefix + "/any/lobby/1"} // WSWithConfig, HandlerWithConfig
+	for _, path := range paths {
+		resp, body := e.handshake(t, path, true, refuse)
+		e.expectRefusal(t, resp, body, RefuseStatus, "", "")
+	}
+	for _, path := range paths {
+		ws, resp := e.dial(t, path, nil)
+		if got := resp.Header.Get(HeaderRoute); got != "ws" {
+			t.Errorf("%s: 101 header %s = %q, want ws from the route middleware", path, HeaderRoute, got)
+		}
+		welcomeOf(t, ws)
+	}
+	ws, _ := e.dial(t, "/ws/lobby/1", refuse) // a route without that middleware
+	welcomeOf(t, ws)
+}
+
+// jwtKey signs the tokens of the JWT case.
+var jwtKey = []byte("test-secret-key")
+
+// SignToken returns an HS256 token for sub, valid for an hour, signed with
+// key.
+func SignToken(t *testing.T, key []byte, sub string) string {
+	t.Helper()
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"sub": sub,
+		"exp": time.Now().Add(time.Hour).Unix(),
+	}).SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// whoHandler reads the framework's JWT with c.Get("user"), as the
+// framework's own handlers would, greets with the subject, and answers
+// "whoami" with it from then on.
+func whoHandler(c *core.Conn) error {
+	token, ok := c.Get("user").(*jwt.Token)
+	if !ok {
+		return fmt.Errorf("no token in c.Get(\"user\"): %T", c.Get("user"))
+	}
+	sub, err := token.Claims.GetSubject()
+	if err != nil {
+		return err
+	}
+	if err := c.On("whoami", func(c *core.Conn, _ json.RawMessage) (any, error) {
+		token, _ := c.Get("user").(*jwt.Token)
+		sub, _ := token.Claims.GetSubject()
+		return nil, c.Emit("me", sub)
+	}); err != nil {
+		return err
+	}
+	return c.Emit("welcome", sub)
+}
+
+// testJWTGroup is an existing app adding a WebSocket route in one line
+// inside a group protected by the framework's JWT middleware: the route
+// handler reads the claims with c.Get("user"), every connection keeps its
+// own after the framework reuses its pooled context, and requests without
+// a valid token are refused by the group before the hub sees them.
+func testJWTGroup(t *testing.T, a Adapter) {
+	if !a.JWT {
+		t.Skipf("%s has no JWT middleware of its framework", a.Name)
+	}
+	e := start(t, a, App{Handler: whoHandler, JWTKey: jwtKey}, nil)
+	const users = 12
+	conns := make([]*websocket.Conn, users)
+	for i := range conns {
+		sub := fmt.Sprintf("user-%d", i)
+		ws, _ := e.dial(t, Prefix+"/ws/lobby/1", http.Header{"Authorization": {"Bearer " + SignToken(t, jwtKey, sub)}})
+		var got string
+		ExpectEvent(t, ws, "welcome", &got)
+		if got != sub {
+			t.Fatalf("connection %d: welcome %q, want %q", i, got, sub)
+		}
+		conns[i] = ws
+	}
+	for i, ws := range conns {
+		MustEmit(t, ws, "whoami", nil)
+		var got string
+		ExpectEvent(t, ws, "me", &got)
+		if want := fmt.Sprintf("user-%d", i); got != want {
+			t.Errorf("connection %d: c.Get(\"user\") is %q after later requests, want %q", i, got, want)
+		}
+	}
+	for name, h := range map[string]http.Header{
+		"no token":  nil,
+		"bad token": {"Authorization": {"Bearer " + SignToken(t, jwtKey, "mallory") + "x"}},
+	} {
+		_, resp, err := tryDial(e.url(Prefix+"/ws/lobby/1"), h)
+		if err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("%s: dial error %v, want 401 from the group", name, err)
+		}
+	}
+	if st := e.hub.Stats(); len(st.Rejected) != 0 || st.Accepted != users {
+		t.Errorf("Stats: rejected %v accepted %d, want none and %d: the group refuses before the hub", st.Rejected, st.Accepted, users)
+	}
+	for _, ws := range conns {
+		CloseClient(ws)
+	}
+	WaitNoConnections(t, e.hub)
 }
 
 func testSwallowed(t *testing.T, a Adapter) {

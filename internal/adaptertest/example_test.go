@@ -22,6 +22,8 @@ func ExampleCaseNames() {
 	// headers on the 101
 	// refused by connection middleware
 	// refused by hub middleware
+	// refused by route middleware
+	// claims from the framework's JWT group
 	// middleware that never calls next
 	// rate limited with Retry-After
 	// handshake with another method

@@ -25,6 +25,10 @@ func TestNetHTTP(t *testing.T) {
 		Mount: func(t *testing.T, hub *core.Hub, app adaptertest.App) http.Handler {
 			route := func(next http.Handler) http.Handler {
 				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if r.Header.Get(adaptertest.HeaderRefuseRoute) != "" {
+						http.Error(w, "refused by the route", adaptertest.RefuseStatus)
+						return
+					}
 					w.Header().Set(adaptertest.HeaderRoute, "ws")
 					next.ServeHTTP(w, r)
 				})
