@@ -24,6 +24,7 @@ func TestContract(t *testing.T) {
 		PostOnGetStatus:    http.StatusMethodNotAllowed,
 		PostOnGetJSON:      true,
 		JWT:                true,
+		WriteFirst:         true,
 		DeprecatedHandlers: true,
 		Mount: func(t *testing.T, hub *core.Hub, app adaptertest.App) http.Handler {
 			e, _ := newEcho(t)
@@ -42,7 +43,14 @@ func TestContract(t *testing.T) {
 						c.Set("user", u)
 					}
 					c.Set("tenant", adaptertest.Tenant)
-					return next(c)
+					if c.Request().Header.Get(adaptertest.HeaderWriteFirst) != "" {
+						c.Response().WriteHeader(http.StatusOK)
+					}
+					err := next(c)
+					if err != nil && app.OnError != nil {
+						app.OnError(err)
+					}
+					return err
 				}
 			})
 			if app.JWTKey != nil {

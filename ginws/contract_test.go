@@ -27,6 +27,7 @@ func TestContract(t *testing.T) {
 		PostOnGetStatus:      http.StatusNotFound, // Gin's default: HandleMethodNotAllowed is off
 		DeprecatedHandlers:   true,
 		JWT:                  true,
+		WriteFirst:           true,
 		Mount: func(t *testing.T, hub *core.Hub, app adaptertest.App) http.Handler {
 			r := gin.New()
 			proxies := []string(nil)
@@ -47,6 +48,15 @@ func TestContract(t *testing.T) {
 					c.Set("user", u)
 				}
 				c.Set("tenant", adaptertest.Tenant)
+				if c.GetHeader(adaptertest.HeaderWriteFirst) != "" {
+					c.Writer.WriteHeaderNow()
+				}
+				c.Next()
+				for _, err := range c.Errors {
+					if app.OnError != nil {
+						app.OnError(err)
+					}
+				}
 			})
 			if app.JWTKey != nil {
 				api.Use(requireJWT(app.JWTKey))

@@ -2,10 +2,7 @@ package ginws_test
 
 import (
 	"fmt"
-	"net/http"
 	"strconv"
-	"strings"
-	"sync"
 	"testing"
 
 	"github.com/gin-gonic/gin"
@@ -62,46 +59,6 @@ func TestRawPathParams(t *testing.T) {
 			adaptertest.WaitNoConnections(t, hub)
 		})
 	}
-}
-
-// TestUpgradeAfterWriteHeaderNow: once a middleware has called
-// c.Writer.WriteHeaderNow, net/http has sent a status line and no upgrade
-// can follow. The handshake fails for the client with that status, the
-// hub counts no connection, and the cause is in c.Errors for Gin's Logger.
-func TestUpgradeAfterWriteHeaderNow(t *testing.T) {
-	hub, _ := adaptertest.NewHub(t, core.Config{})
-	r := gin.New()
-	var mu sync.Mutex
-	var ginErrs []string
-	r.Use(func(c *gin.Context) {
-		c.Next()
-		mu.Lock()
-		ginErrs = append(ginErrs, c.Errors.String())
-		mu.Unlock()
-	}, func(c *gin.Context) {
-		c.Writer.WriteHeaderNow()
-	})
-	ginws.WS(r, "/ws/:room", hub, adaptertest.Chat)
-	srv, errLog := adaptertest.StartServer(t, r)
-
-	ws, resp, err := adaptertest.TryDial(adaptertest.WSURL(srv, "/ws/lobby"), nil)
-	if err == nil {
-		_ = ws.Close()
-		t.Fatal("dial succeeded after WriteHeaderNow, want a failed handshake")
-	}
-	if resp == nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("dial: %v, want the 200 the middleware wrote", err)
-	}
-	errLog.WaitIdle(t)
-	mu.Lock()
-	defer mu.Unlock()
-	if len(ginErrs) != 1 || !strings.Contains(ginErrs[0], `cannot upgrade "/ws/:room"`) || !strings.Contains(ginErrs[0], "already wrote the response (status 200)") {
-		t.Errorf("c.Errors = %q, want the cause named", ginErrs)
-	}
-	if st := hub.Stats(); st.Accepted != 0 || st.Connections != 0 {
-		t.Errorf("Stats: accepted %d connections %d, want none", st.Accepted, st.Connections)
-	}
-	adaptertest.NoHijackNoise(t, errLog, nil)
 }
 
 // TestGinVersion keeps Gin at v1.12.0 or later: v1.11.0 refused to hijack

@@ -44,6 +44,10 @@ const (
 	// middleware refuse it with RefuseStatus in the framework's own way;
 	// routes without that middleware ignore it.
 	HeaderRefuseRoute = "X-Refuse-Route"
+	// HeaderWriteFirst, when present on a request, makes the group's
+	// middleware write the status 200 before the rest of the chain runs
+	// (Echo: c.Response().WriteHeader; Gin: c.Writer.WriteHeaderNow).
+	HeaderWriteFirst = "X-Write-First"
 	// HeaderUser carries the value the group's middleware stores under the
 	// key "user" (when the header is present).
 	HeaderUser = "X-User"
@@ -85,6 +89,10 @@ type App struct {
 	Handler core.HandlerFunc
 	// Middleware is connection middleware for the route. Optional.
 	Middleware []core.MiddlewareFunc
+	// OnError, when set, receives the error the framework's chain ended
+	// with, as the group's middleware sees it after the rest of the chain
+	// (Echo: what next returned; Gin: each of c.Errors). Optional.
+	OnError func(error)
 	// JWTKey, when set, protects the group with the framework's JWT
 	// middleware too (echo-jwt on Echo; on Gin, a bearer-token middleware
 	// as Gin apps write one), after the middleware above: it refuses a
@@ -113,6 +121,9 @@ type Adapter struct {
 	// PostOnGetJSON reports that the framework answers that POST with a
 	// JSON body (Echo's error handler). Optional.
 	PostOnGetJSON bool
+	// WriteFirst reports that Mount honours HeaderWriteFirst and
+	// App.OnError. Optional. Default false: the case is skipped.
+	WriteFirst bool
 	// JWT reports that Mount honours App.JWTKey. Optional. Default false:
 	// the JWT case is skipped.
 	JWT bool
@@ -156,6 +167,7 @@ var cases = []testCase{
 	{"refused by hub middleware", testRefusedByHubMiddleware},
 	{"refused by route middleware", testRefusedByRouteMiddleware},
 	{"claims from the framework's JWT group", testJWTGroup},
+	{"upgrade after the response was written", testResponseWritten},
 	{"middleware that never calls next", testSwallowed},
 	{"rate limited with Retry-After", testRateLimited},
 	{"handshake with another method", testMethod},
@@ -566,6 +578,9 @@ func testRefusedByRouteMiddleware(t *testing.T, a Adapter) {
 	for _, path := range paths {
 		resp, body := e.handshake(t, path, true, refuse)
 		e.expectRefusal(t, resp, body, RefuseStatus, "", "")
+		if !json.Valid(body) {
+			t.Errorf("%s: body %q, want the framework's JSON", path, body)
+		}
 	}
 	for _, path := range paths {
 		ws, resp := e.dial(t, path, nil)
@@ -663,6 +678,42 @@ func testJWTGroup(t *testing.T, a Adapter) {
 		CloseClient(ws)
 	}
 	WaitNoConnections(t, e.hub)
+}
+
+// testResponseWritten: once a middleware has written the response status,
+// no upgrade can follow. The handshake fails for the client with that
+// status, the hub counts no connection, and the error the framework's
+// loggers see names the route and the cause.
+func testResponseWritten(t *testing.T, a Adapter) {
+	if !a.WriteFirst {
+		t.Skipf("%s: no framework chain to write first", a.Name)
+	}
+	errs := make(chan string, 8)
+	e := start(t, a, App{OnError: func(err error) { errs <- err.Error() }}, nil)
+	ws, resp, err := tryDial(e.url(Prefix+"/ws/lobby/1"), http.Header{HeaderWriteFirst: {"1"}})
+	if err == nil {
+		_ = ws.Close()
+		t.Fatal("dial succeeded after the response was written, want a failed handshake")
+	}
+	if resp == nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("dial: %v, want the 200 the middleware wrote", err)
+	}
+	want := a.Name + `: cannot upgrade "` + a.Pattern + `" to a WebSocket: an earlier handler already wrote the response (status 200)`
+	select {
+	case got := <-errs:
+		if got != want {
+			t.Errorf("error:\n got %s\nwant %s", got, want)
+		}
+	case <-time.After(waitTimeout):
+		t.Errorf("no error reached the framework, want %s", want)
+	}
+	e.active.Wait() // the handler has returned: every error is in
+	if n := len(errs); n != 0 {
+		t.Errorf("%d more errors reached the framework, want one", n)
+	}
+	if st := e.hub.Stats(); st.Accepted != 0 || st.Connections != 0 || len(st.Rejected) != 0 {
+		t.Errorf("Stats: accepted %d connections %d rejected %v, want none", st.Accepted, st.Connections, st.Rejected)
+	}
 }
 
 func testSwallowed(t *testing.T, a Adapter) {

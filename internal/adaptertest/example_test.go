@@ -24,6 +24,7 @@ func ExampleCaseNames() {
 	// refused by hub middleware
 	// refused by route middleware
 	// claims from the framework's JWT group
+	// upgrade after the response was written
 	// middleware that never calls next
 	// rate limited with Retry-After
 	// handshake with another method

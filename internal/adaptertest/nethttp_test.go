@@ -26,7 +26,9 @@ func TestNetHTTP(t *testing.T) {
 			route := func(next http.Handler) http.Handler {
 				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 					if r.Header.Get(adaptertest.HeaderRefuseRoute) != "" {
-						http.Error(w, "refused by the route", adaptertest.RefuseStatus)
+						w.Header().Set("Content-Type", "application/json")
+						w.WriteHeader(adaptertest.RefuseStatus)
+						_, _ = w.Write([]byte(`{"message":"refused by the route"}`))
 						return
 					}
 					w.Header().Set(adaptertest.HeaderRoute, "ws")
