@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -35,9 +36,12 @@ func TestContract(t *testing.T) {
 		PostOnGetJSON:      true,
 		JWT:                true,
 		WriteFirst:         true,
+		Recovery:           true,
 		DeprecatedHandlers: true,
 		Mount: func(t *testing.T, hub *core.Hub, app adaptertest.App) http.Handler {
-			e, _ := newEcho(t)
+			e := echo.New()
+			e.Logger = slog.New(slog.NewTextHandler(app.Log, nil))
+			e.Use(middleware.Recover())
 			if app.TrustLoopbackProxy {
 				e.IPExtractor = echo.ExtractIPFromXFFHeader() // trusts loopback, link-local and private ranges
 			}
@@ -310,31 +314,6 @@ func TestEchoMiddleware(t *testing.T) {
 			adaptertest.NoHijackNoise(t, errLog, map[string]*wstest.LogBuffer{"Echo logger": echoLog, "middleware log": mwLog})
 		})
 	}
-}
-
-// TestRecoverAfterUpgrade checks that a panicking route handler is
-// recovered by the hub (close 1011), not by Echo's Recover, which would
-// write a 500 on the hijacked connection.
-func TestRecoverAfterUpgrade(t *testing.T) {
-	hub, hubLog := adaptertest.NewHub(t, core.Config{})
-	e, echoLog := newEcho(t)
-	e.Use(middleware.Recover())
-	echo5ws.WS(e, "/ws", hub, func(c *core.Conn) error { panic("boom") })
-	srv, errLog := adaptertest.StartServer(t, e)
-
-	ws, _ := adaptertest.Dial(t, adaptertest.WSURL(srv, "/ws"), nil)
-	_ = ws.SetReadDeadline(time.Now().Add(adaptertest.WaitTimeout))
-	_, _, err := ws.ReadMessage()
-	var ce *websocket.CloseError
-	if !errors.As(err, &ce) || ce.Code != websocket.CloseInternalServerErr {
-		t.Errorf("read after a panicking handler: %v, want close 1011", err)
-	}
-	_ = ws.Close()
-	adaptertest.WaitNoConnections(t, hub)
-	if !strings.Contains(hubLog.String(), "boom") {
-		t.Errorf("hub did not log the panic:\n%s", hubLog.String())
-	}
-	adaptertest.NoHijackNoise(t, errLog, map[string]*wstest.LogBuffer{"Echo logger": echoLog})
 }
 
 // TestGracefulShutdown serves an app with echo.StartConfig as the README

@@ -6,6 +6,7 @@ import (
 
 	echojwt "github.com/labstack/echo-jwt/v4"
 	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/rushws/rushws/core"
 	"github.com/rushws/rushws/echows"
@@ -25,9 +26,12 @@ func TestContract(t *testing.T) {
 		PostOnGetJSON:      true,
 		JWT:                true,
 		WriteFirst:         true,
+		Recovery:           true,
 		DeprecatedHandlers: true,
 		Mount: func(t *testing.T, hub *core.Hub, app adaptertest.App) http.Handler {
-			e, _ := newEcho(t)
+			e := echo.New()
+			e.Logger.SetOutput(app.Log)
+			e.Use(middleware.Recover())
 			e.IPExtractor = echo.ExtractIPDirect()
 			if app.TrustLoopbackProxy {
 				e.IPExtractor = echo.ExtractIPFromXFFHeader() // trusts loopback, link-local and private ranges

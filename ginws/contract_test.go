@@ -28,8 +28,10 @@ func TestContract(t *testing.T) {
 		DeprecatedHandlers:   true,
 		JWT:                  true,
 		WriteFirst:           true,
+		Recovery:             true,
 		Mount: func(t *testing.T, hub *core.Hub, app adaptertest.App) http.Handler {
 			r := gin.New()
+			r.Use(gin.RecoveryWithWriter(app.Log))
 			proxies := []string(nil)
 			if app.TrustLoopbackProxy {
 				proxies = []string{"127.0.0.1"}

@@ -3,14 +3,12 @@ package ginws_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/gin-contrib/gzip"
 	"github.com/gin-gonic/gin"
@@ -192,34 +190,4 @@ func TestLoggerRecordsSwitchingProtocols(t *testing.T) {
 	if log := ginLog.String(); !strings.Contains(log, "| 101 |") {
 		t.Errorf("Gin's Logger did not log status 101:\n%s", log)
 	}
-}
-
-// TestRecoveryAfterUpgrade checks that a panicking route handler is
-// recovered by the hub (close 1011), not by Gin's Recovery, which would
-// write a 500 on the hijacked connection.
-func TestRecoveryAfterUpgrade(t *testing.T) {
-	hub, hubLog := adaptertest.NewHub(t, core.Config{})
-	r := gin.New()
-	ginLog := &wstest.LogBuffer{}
-	r.Use(gin.RecoveryWithWriter(ginLog))
-	r.GET("/ws/:room", ginws.Handler(hub, func(c *core.Conn) error { panic("boom") }))
-	srv, errLog := adaptertest.StartServer(t, r)
-
-	ws, _ := adaptertest.Dial(t, adaptertest.WSURL(srv, "/ws/lobby"), nil)
-	_ = ws.SetReadDeadline(time.Now().Add(adaptertest.WaitTimeout))
-	_, _, err := ws.ReadMessage()
-	var ce *websocket.CloseError
-	if !errors.As(err, &ce) || ce.Code != websocket.CloseInternalServerErr {
-		t.Errorf("read after a panicking handler: %v, want close 1011", err)
-	}
-	_ = ws.Close()
-	adaptertest.WaitNoConnections(t, hub)
-	errLog.WaitIdle(t)
-	if !strings.Contains(hubLog.String(), "boom") {
-		t.Errorf("hub did not log the panic:\n%s", hubLog.String())
-	}
-	if s := ginLog.String(); s != "" {
-		t.Errorf("Gin's Recovery saw the panic:\n%s", s)
-	}
-	adaptertest.NoHijackNoise(t, errLog, nil)
 }

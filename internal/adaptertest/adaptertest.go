@@ -8,6 +8,7 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -89,6 +90,10 @@ type App struct {
 	Handler core.HandlerFunc
 	// Middleware is connection middleware for the route. Optional.
 	Middleware []core.MiddlewareFunc
+	// Log receives what the framework itself logs: its logger, and its
+	// recovery middleware (Echo's Recover, Gin's Recovery), which Mount
+	// puts first on the router. Required.
+	Log io.Writer
 	// OnError, when set, receives the error the framework's chain ended
 	// with, as the group's middleware sees it after the rest of the chain
 	// (Echo: what next returned; Gin: each of c.Errors). Optional.
@@ -121,6 +126,10 @@ type Adapter struct {
 	// PostOnGetJSON reports that the framework answers that POST with a
 	// JSON body (Echo's error handler). Optional.
 	PostOnGetJSON bool
+	// Recovery reports that Mount puts the framework's recovery
+	// middleware in front. Optional. Default false: the panic case checks
+	// only the hub's side.
+	Recovery bool
 	// WriteFirst reports that Mount honours HeaderWriteFirst and
 	// App.OnError. Optional. Default false: the case is skipped.
 	WriteFirst bool
@@ -178,6 +187,7 @@ var cases = []testCase{
 	{"hub shutting down", testShuttingDown},
 	{"websocket outlives the server's read timeout", testReadTimeout},
 	{"route pattern in the hub's logs", testRoutePattern},
+	{"panicking route handler behind the framework's recovery", testPanic},
 	{"connections at once in one room", testConcurrentRoom},
 	{"operational endpoints through the framework's wrap", testOperational},
 	{"a refusal in front is not the hub's to count", testRefusedInFrontUncounted},
@@ -194,10 +204,14 @@ func CaseNames() []string {
 }
 
 // Run runs every case of the contract against a as subtests of t.
+// Every case has a hub and a server of its own, so they run in parallel.
 func Run(t *testing.T, a Adapter) {
 	t.Helper()
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) { c.run(t, a) })
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			c.run(t, a)
+		})
 	}
 }
 
@@ -234,6 +248,7 @@ type env struct {
 	srv    *httptest.Server
 	hubLog *wstest.LogBuffer
 	srvLog *wstest.LogBuffer
+	fwLog  *wstest.LogBuffer // the framework's own logs (App.Log)
 	active sync.WaitGroup
 	// quietErrors lets a case whose route handler fails on purpose leave
 	// errors in the hub's log.
@@ -244,7 +259,8 @@ type env struct {
 // change the server before it starts.
 func start(t *testing.T, a Adapter, app App, configure func(*http.Server)) *env {
 	t.Helper()
-	e := &env{hubLog: &wstest.LogBuffer{}, srvLog: &wstest.LogBuffer{}}
+	e := &env{hubLog: &wstest.LogBuffer{}, srvLog: &wstest.LogBuffer{}, fwLog: &wstest.LogBuffer{}}
+	app.Log = e.fwLog
 	hub, err := core.NewHub(core.Config{Logger: slog.New(slog.NewTextHandler(e.hubLog, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -272,7 +288,7 @@ func start(t *testing.T, a Adapter, app App, configure func(*http.Server)) *env 
 		}
 		e.srv.Close()
 		e.active.Wait()
-		for name, buf := range map[string]*wstest.LogBuffer{"http.Server": e.srvLog, "hub": e.hubLog} {
+		for name, buf := range map[string]*wstest.LogBuffer{"http.Server": e.srvLog, "hub": e.hubLog, "framework": e.fwLog} {
 			if s := buf.String(); strings.Contains(s, "hijacked") || !(e.quietErrors && buf == e.hubLog) && strings.Contains(s, "level=ERROR") {
 				t.Errorf("%s: %s logged:\n%s", a.Name, name, s)
 			}
@@ -809,9 +825,45 @@ func testReadTimeout(t *testing.T, a Adapter) {
 	})
 	ws, _ := e.dial(t, Prefix+"/ws/lobby/1", http.Header{HeaderUser: {"alice"}})
 	welcomeOf(t, ws)
-	time.Sleep(4 * timeout) // idle past every server timeout
+	// Idle past every server timeout: a connection that sends nothing is
+	// dropped after ReadHeaderTimeout, and one left idle after a request
+	// after IdleTimeout, which began after the WebSocket's handshake, so
+	// its ReadTimeout and WriteTimeout have passed too.
+	for _, req := range []string{"", "GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n"} {
+		nc, err := net.Dial("tcp", e.srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = nc.Write([]byte(req))
+		_ = nc.SetReadDeadline(time.Now().Add(waitTimeout))
+		_, err = io.Copy(io.Discard, nc) // until the server closes it
+		_ = nc.Close()
+		if err != nil {
+			t.Fatalf("the server did not close an idle connection after its timeouts: %v", err)
+		}
+	}
 	if got := whoami(t, ws); a.Values && got != "alice" {
 		t.Errorf("whoami after the server's timeouts = %q, want alice", got)
+	}
+}
+
+func testPanic(t *testing.T, a Adapter) {
+	e := start(t, a, App{Handler: func(*core.Conn) error { panic("boom") }}, nil)
+	e.quietErrors = true
+	ws, _ := e.dial(t, Prefix+"/ws/lobby/1", nil)
+	_ = ws.SetReadDeadline(time.Now().Add(waitTimeout))
+	_, _, err := ws.ReadMessage()
+	if !websocket.IsCloseError(err, core.CloseInternal) {
+		t.Errorf("read after a panicking handler: %v, want close 1011", err)
+	}
+	_ = ws.Close()
+	WaitNoConnections(t, e.hub)
+	e.active.Wait()
+	if !strings.Contains(e.hubLog.String(), "boom") {
+		t.Errorf("the hub did not log the panic:\n%s", e.hubLog.String())
+	}
+	if s := e.fwLog.String(); a.Recovery && strings.Contains(s, "boom") {
+		t.Errorf("the framework's recovery saw the panic, which the hub recovers:\n%s", s)
 	}
 }
 

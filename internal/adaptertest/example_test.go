@@ -35,6 +35,7 @@ func ExampleCaseNames() {
 	// hub shutting down
 	// websocket outlives the server's read timeout
 	// route pattern in the hub's logs
+	// panicking route handler behind the framework's recovery
 	// connections at once in one room
 	// operational endpoints through the framework's wrap
 	// a refusal in front is not the hub's to count
