@@ -224,15 +224,19 @@ func TestRefusalUnwrapsToHTTPError(t *testing.T) {
 func TestEchoMiddleware(t *testing.T) {
 	key := []byte("test-secret-key")
 	token := adaptertest.SignToken(t, key, "alice")
-	tests := []struct {
-		name   string
-		setup  func(e *echo.Echo, mwLog io.Writer)
-		header http.Header
-		check  func(t *testing.T, resp *http.Response, mwLog string)
-	}{
+	reqCtx := make(chan context.Context, 1)
+	mount := func(setup func(e *echo.Echo, mwLog io.Writer)) func(*testing.T, *core.Hub, io.Writer) (http.Handler, *wstest.LogBuffer) {
+		return func(t *testing.T, hub *core.Hub, mwLog io.Writer) (http.Handler, *wstest.LogBuffer) {
+			e, echoLog := newEcho(t)
+			setup(e, mwLog)
+			echo5ws.WS(e, "/ws/:room", hub, adaptertest.Chat)
+			return e, echoLog
+		}
+	}
+	adaptertest.RunFront(t, []adaptertest.Front{
 		{
-			name: "RequestLogger",
-			setup: func(e *echo.Echo, w io.Writer) {
+			Name: "RequestLogger",
+			Mount: mount(func(e *echo.Echo, w io.Writer) {
 				e.Use(middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
 					LogStatus: true,
 					LogURI:    true,
@@ -241,79 +245,57 @@ func TestEchoMiddleware(t *testing.T) {
 						return err
 					},
 				}))
-			},
-			check: func(t *testing.T, _ *http.Response, log string) {
+			}),
+			Check: func(t *testing.T, _ *http.Response, log string) {
 				if !strings.Contains(log, "status=101") {
 					t.Errorf("RequestLogger did not log status 101:\n%s", log)
 				}
 			},
 		},
 		{
-			name:  "Recover",
-			setup: func(e *echo.Echo, _ io.Writer) { e.Use(middleware.Recover()) },
+			Name:  "Recover",
+			Mount: mount(func(e *echo.Echo, _ io.Writer) { e.Use(middleware.Recover()) }),
 		},
 		{
-			name:  "RequestID",
-			setup: func(e *echo.Echo, _ io.Writer) { e.Use(middleware.RequestID()) },
-			check: func(t *testing.T, resp *http.Response, _ string) {
+			Name:  "RequestID",
+			Mount: mount(func(e *echo.Echo, _ io.Writer) { e.Use(middleware.RequestID()) }),
+			Check: func(t *testing.T, resp *http.Response, _ string) {
 				if resp.Header.Get(echo.HeaderXRequestID) == "" {
 					t.Error("no X-Request-Id on the 101")
 				}
 			},
 		},
 		{
-			name:   "CORS",
-			setup:  func(e *echo.Echo, _ io.Writer) { e.Use(middleware.CORS("*")) },
-			header: http.Header{"Origin": {"SAME-ORIGIN"}},
-			check: func(t *testing.T, resp *http.Response, _ string) {
+			Name:   "CORS",
+			Mount:  mount(func(e *echo.Echo, _ io.Writer) { e.Use(middleware.CORS("*")) }),
+			Header: http.Header{"Origin": {"SAME-ORIGIN"}},
+			Check: func(t *testing.T, resp *http.Response, _ string) {
 				if got := resp.Header.Get(echo.HeaderAccessControlAllowOrigin); got != "*" {
 					t.Errorf("Access-Control-Allow-Origin on the 101 = %q, want *", got)
 				}
 			},
 		},
 		{
-			name:  "ContextTimeout",
-			setup: func(e *echo.Echo, _ io.Writer) { e.Use(middleware.ContextTimeout(50 * time.Millisecond)) },
+			Name: "ContextTimeout",
+			Mount: mount(func(e *echo.Echo, _ io.Writer) {
+				e.Use(middleware.ContextTimeout(50*time.Millisecond), func(next echo.HandlerFunc) echo.HandlerFunc {
+					return func(c *echo.Context) error {
+						reqCtx <- c.Request().Context()
+						return next(c)
+					}
+				})
+			}),
+			// The connection outlives the request's deadline.
+			AfterWelcome: func(t *testing.T) { <-(<-reqCtx).Done() },
 		},
 		{
-			name: "echo-jwt",
-			setup: func(e *echo.Echo, _ io.Writer) {
+			Name: "echo-jwt",
+			Mount: mount(func(e *echo.Echo, _ io.Writer) {
 				e.Use(echojwt.WithConfig(echojwt.Config{SigningKey: key}))
-			},
-			header: http.Header{"Authorization": {"Bearer " + token}},
+			}),
+			Header: http.Header{"Authorization": {"Bearer " + token}},
 		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			hub, _ := adaptertest.NewHub(t, core.Config{})
-			e, echoLog := newEcho(t)
-			mwLog := &wstest.LogBuffer{}
-			tt.setup(e, mwLog)
-			echo5ws.WS(e, "/ws/:room", hub, adaptertest.Chat)
-			srv, errLog := adaptertest.StartServer(t, e)
-
-			h := http.Header{}
-			for k, vs := range tt.header {
-				h[k] = vs
-			}
-			if h.Get("Origin") == "SAME-ORIGIN" {
-				h.Set("Origin", srv.URL)
-			}
-			ws, resp := adaptertest.Dial(t, adaptertest.WSURL(srv, "/ws/lobby"), h)
-			adaptertest.ExpectEvent(t, ws, "welcome", nil)
-			if tt.name == "ContextTimeout" {
-				time.Sleep(100 * time.Millisecond) // past the request's deadline
-			}
-			adaptertest.Exchange(t, ws)
-			adaptertest.CloseClient(ws)
-			adaptertest.WaitNoConnections(t, hub)
-			errLog.WaitIdle(t)
-			if tt.check != nil {
-				tt.check(t, resp, mwLog.String())
-			}
-			adaptertest.NoHijackNoise(t, errLog, map[string]*wstest.LogBuffer{"Echo logger": echoLog, "middleware log": mwLog})
-		})
-	}
+	})
 }
 
 // TestGracefulShutdown serves an app with echo.StartConfig as the README

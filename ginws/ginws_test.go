@@ -1,10 +1,7 @@
 package ginws_test
 
 import (
-	"bytes"
-	"context"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -12,7 +9,6 @@ import (
 
 	"github.com/gin-contrib/gzip"
 	"github.com/gin-gonic/gin"
-	"github.com/gorilla/websocket"
 	"go.uber.org/goleak"
 
 	"github.com/rushws/rushws/core"
@@ -45,119 +41,57 @@ func TestRouterMethodNotAllowed(t *testing.T) {
 	}
 }
 
-// lowercaseUpgrade rewrites the client's "Connection: Upgrade" to the
-// equally valid "Connection: upgrade" (header values are case-insensitive),
-// as nginx's usual WebSocket proxy configuration sends it.
-type lowercaseUpgrade struct {
-	net.Conn
-	once sync.Once
-}
-
-func (c *lowercaseUpgrade) Write(p []byte) (int, error) {
-	n := len(p)
-	c.once.Do(func() {
-		p = bytes.Replace(p, []byte("Connection: Upgrade\r\n"), []byte("Connection: upgrade\r\n"), 1)
-	})
-	if _, err := c.Conn.Write(p); err != nil {
-		return 0, err
-	}
-	return n, nil
-}
-
 func TestGinMiddleware(t *testing.T) {
-	lowercase := &websocket.Dialer{
-		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			var d net.Dialer
-			c, err := d.DialContext(ctx, network, addr)
-			if err != nil {
-				return nil, err
-			}
-			return &lowercaseUpgrade{Conn: c}, nil
-		},
+	mount := func(setup func(r *gin.Engine, mwLog io.Writer)) func(*testing.T, *core.Hub, io.Writer) (http.Handler, *wstest.LogBuffer) {
+		return func(t *testing.T, hub *core.Hub, mwLog io.Writer) (http.Handler, *wstest.LogBuffer) {
+			r := gin.New()
+			setup(r, mwLog)
+			r.GET("/ws/:room", ginws.Handler(hub, adaptertest.Chat))
+			return r, nil
+		}
 	}
-	tests := []struct {
-		name   string
-		setup  func(r *gin.Engine, mwLog io.Writer)
-		header http.Header
-		dialer *websocket.Dialer
-		check  func(t *testing.T, resp *http.Response, mwLog string)
-	}{
+	adaptertest.RunFront(t, []adaptertest.Front{
 		{
-			name:  "Logger",
-			setup: func(r *gin.Engine, w io.Writer) { r.Use(gin.LoggerWithWriter(w)) },
-			check: func(t *testing.T, _ *http.Response, log string) {
+			Name:  "Logger",
+			Mount: mount(func(r *gin.Engine, w io.Writer) { r.Use(gin.LoggerWithWriter(w)) }),
+			Check: func(t *testing.T, _ *http.Response, log string) {
 				if !strings.Contains(log, `"/ws/lobby"`) {
 					t.Errorf("Logger did not log the handshake:\n%s", log)
 				}
 			},
 		},
 		{
-			name:  "Recovery",
-			setup: func(r *gin.Engine, w io.Writer) { r.Use(gin.RecoveryWithWriter(w)) },
+			Name:  "Recovery",
+			Mount: mount(func(r *gin.Engine, w io.Writer) { r.Use(gin.RecoveryWithWriter(w)) }),
 		},
 		{
-			name: "Logger and Recovery, as gin.Default",
-			setup: func(r *gin.Engine, w io.Writer) {
+			Name: "Logger and Recovery, as gin.Default",
+			Mount: mount(func(r *gin.Engine, w io.Writer) {
 				r.Use(gin.LoggerWithWriter(w), gin.RecoveryWithWriter(w))
-			},
+			}),
 		},
 		{
-			name:   "gzip",
-			setup:  func(r *gin.Engine, _ io.Writer) { r.Use(gzip.Gzip(gzip.DefaultCompression)) },
-			header: http.Header{"Accept-Encoding": {"gzip, deflate, br"}},
-			check: func(t *testing.T, resp *http.Response, _ string) {
+			Name:   "gzip",
+			Mount:  mount(func(r *gin.Engine, _ io.Writer) { r.Use(gzip.Gzip(gzip.DefaultCompression)) }),
+			Header: http.Header{"Accept-Encoding": {"gzip, deflate, br"}},
+			Check: func(t *testing.T, resp *http.Response, _ string) {
 				if got := resp.Header.Get("Content-Encoding"); got != "" {
 					t.Errorf("Content-Encoding on the 101 = %q, want none", got)
 				}
 			},
 		},
 		{
-			name:   "gzip, lowercase Connection header",
-			setup:  func(r *gin.Engine, _ io.Writer) { r.Use(gzip.Gzip(gzip.DefaultCompression)) },
-			header: http.Header{"Accept-Encoding": {"gzip, deflate, br"}},
-			dialer: lowercase,
-			check: func(t *testing.T, resp *http.Response, _ string) {
+			Name:      "gzip, lowercase Connection header",
+			Mount:     mount(func(r *gin.Engine, _ io.Writer) { r.Use(gzip.Gzip(gzip.DefaultCompression)) }),
+			Header:    http.Header{"Accept-Encoding": {"gzip, deflate, br"}},
+			Lowercase: true,
+			Check: func(t *testing.T, resp *http.Response, _ string) {
 				if got := resp.Header.Get("Content-Encoding"); got != "" {
 					t.Errorf("Content-Encoding on the 101 = %q, want none", got)
 				}
 			},
 		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			hub, _ := adaptertest.NewHub(t, core.Config{})
-			r := gin.New()
-			mwLog := &wstest.LogBuffer{}
-			tt.setup(r, mwLog)
-			r.GET("/ws/:room", ginws.Handler(hub, adaptertest.Chat))
-			srv, errLog := adaptertest.StartServer(t, r)
-
-			d := websocket.DefaultDialer
-			if tt.dialer != nil {
-				d = tt.dialer
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), adaptertest.WaitTimeout)
-			defer cancel()
-			ws, resp, err := d.DialContext(ctx, adaptertest.WSURL(srv, "/ws/lobby"), tt.header)
-			if err != nil {
-				t.Fatalf("dial: %v", err)
-			}
-			t.Cleanup(func() { _ = ws.Close() })
-			adaptertest.ExpectEvent(t, ws, "welcome", nil)
-			adaptertest.Exchange(t, ws)
-			adaptertest.CloseClient(ws)
-			adaptertest.WaitNoConnections(t, hub)
-
-			errLog.WaitIdle(t) // access logs are written when the handler returns
-			if tt.check != nil {
-				tt.check(t, resp, mwLog.String())
-			}
-			if s := mwLog.String(); strings.Contains(s, "panic") {
-				t.Errorf("middleware logged a panic:\n%s", s)
-			}
-			adaptertest.NoHijackNoise(t, errLog, map[string]*wstest.LogBuffer{"middleware log": mwLog})
-		})
-	}
+	})
 }
 
 // TestLoggerRecordsSwitchingProtocols checks that Gin's access log and any
