@@ -26,6 +26,7 @@ import (
 // TestContract runs the contract every adapter keeps against echo5ws,
 // mounted with WSWithConfig in a group, as an Echo v5 app would.
 func TestContract(t *testing.T) {
+	t.Parallel()
 	adaptertest.Run(t, adaptertest.Adapter{
 		Name:         "echo5ws",
 		ProxyHeaders: true,
@@ -101,6 +102,7 @@ func TestContract(t *testing.T) {
 // "user" by default, exactly the named keys with Config.ContextKeys, and
 // never a nil value.
 func TestContextKeys(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		mount func(e *echo.Echo, hub *core.Hub, fn core.HandlerFunc)
@@ -133,6 +135,7 @@ func TestContextKeys(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			hub, _ := adaptertest.NewHub(t, core.Config{})
 			e, _ := newEcho(t)
 			e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
@@ -187,6 +190,7 @@ func TestRouterAnswerThroughEcho(t *testing.T) {
 // TestRefusalUnwrapsToHTTPError lets a custom HTTPErrorHandler find the
 // rushws refusal with errors.As.
 func TestRefusalUnwrapsToHTTPError(t *testing.T) {
+	t.Parallel()
 	hub, _ := adaptertest.NewHub(t, core.Config{})
 	e, _ := newEcho(t)
 	found := make(chan int, 1)
@@ -222,6 +226,7 @@ func TestRefusalUnwrapsToHTTPError(t *testing.T) {
 // each lets the handshake through, sees the 101, and writes nothing into
 // the hijacked connection.
 func TestEchoMiddleware(t *testing.T) {
+	t.Parallel()
 	key := []byte("test-secret-key")
 	token := adaptertest.SignToken(t, key, "alice")
 	reqCtx := make(chan context.Context, 1)
@@ -303,6 +308,7 @@ func TestEchoMiddleware(t *testing.T) {
 // StartConfig's graceful shutdown stops HTTP within GracefulTimeout, and
 // Start returns.
 func TestGracefulShutdown(t *testing.T) {
+	t.Parallel()
 	hub, _ := adaptertest.NewHub(t, core.Config{})
 	e, _ := newEcho(t)
 	echo5ws.WS(e, "/ws/:room", hub, adaptertest.Chat)

@@ -16,6 +16,7 @@ import (
 // TestContract runs the contract every adapter keeps against echows,
 // mounted with WSWithConfig in a group, as an Echo app would.
 func TestContract(t *testing.T) {
+	t.Parallel()
 	adaptertest.Run(t, adaptertest.Adapter{
 		Name:         "echows",
 		ProxyHeaders: true,

@@ -38,6 +38,7 @@ func newEcho(t *testing.T) (*echo.Echo, *wstest.LogBuffer) {
 }
 
 func TestEchoMiddleware(t *testing.T) {
+	t.Parallel()
 	key := []byte("test-secret-key")
 	token, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
 		"sub": "alice",
@@ -155,6 +156,7 @@ func TestEchoMiddleware(t *testing.T) {
 }
 
 func TestTimeoutMiddlewareHidesHijacker(t *testing.T) {
+	t.Parallel()
 	hub, hubLog := adaptertest.NewHub(t, core.Config{})
 	e, echoLog := newEcho(t)
 	//lint:ignore SA1019 the deprecated Timeout is what hides http.Hijacker; this is the case under test.

@@ -18,6 +18,7 @@ import (
 // "user" by default, exactly the named keys with Config.ContextKeys, and
 // never a nil value.
 func TestContextKeys(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		mount func(e *echo.Echo, hub *core.Hub, fn core.HandlerFunc)
@@ -57,6 +58,7 @@ func TestContextKeys(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			hub, _ := adaptertest.NewHub(t, core.Config{})
 			e, _ := newEcho(t)
 			e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
@@ -93,6 +95,7 @@ func TestContextKeys(t *testing.T) {
 // status and the message once, with the rushws cause, and Echo's error
 // handler still writes the JSON body.
 func TestRefusalErrorText(t *testing.T) {
+	t.Parallel()
 	hub, _ := adaptertest.NewHub(t, core.Config{})
 	e, _ := newEcho(t)
 	logged := make(chan string, 1)

@@ -18,6 +18,7 @@ import (
 // routes on the decoded path by default, so a room holding %2F is a 404;
 // TestRawPathParams covers r.UseRawPath.
 func TestContract(t *testing.T) {
+	t.Parallel()
 	adaptertest.Run(t, adaptertest.Adapter{
 		Name:                 "ginws",
 		ProxyHeaders:         true,

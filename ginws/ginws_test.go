@@ -42,6 +42,7 @@ func TestRouterMethodNotAllowed(t *testing.T) {
 }
 
 func TestGinMiddleware(t *testing.T) {
+	t.Parallel()
 	mount := func(setup func(r *gin.Engine, mwLog io.Writer)) func(*testing.T, *core.Hub, io.Writer) (http.Handler, *wstest.LogBuffer) {
 		return func(t *testing.T, hub *core.Hub, mwLog io.Writer) (http.Handler, *wstest.LogBuffer) {
 			r := gin.New()
@@ -97,6 +98,7 @@ func TestGinMiddleware(t *testing.T) {
 // TestLoggerRecordsSwitchingProtocols checks that Gin's access log and any
 // middleware after c.Next see the 101 that went out, as Echo's do.
 func TestLoggerRecordsSwitchingProtocols(t *testing.T) {
+	t.Parallel()
 	hub, _ := adaptertest.NewHub(t, core.Config{})
 	r := gin.New()
 	ginLog := &wstest.LogBuffer{}

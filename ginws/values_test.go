@@ -15,6 +15,7 @@ import (
 // TestKeys checks which Gin values reach the connection: every string key,
 // not keys of other types.
 func TestKeys(t *testing.T) {
+	t.Parallel()
 	type ctxKey struct{}
 	hub, _ := adaptertest.NewHub(t, core.Config{})
 	r := gin.New()
@@ -41,8 +42,10 @@ func TestKeys(t *testing.T) {
 // room "a%2Fb" arrives as "a/b", as under Echo and net/http; with
 // UnescapePathValues off, ginws decodes it itself, once.
 func TestRawPathParams(t *testing.T) {
+	t.Parallel()
 	for _, unescape := range []bool{true, false} {
 		t.Run("UnescapePathValues="+strconv.FormatBool(unescape), func(t *testing.T) {
+			t.Parallel()
 			hub, _ := adaptertest.NewHub(t, core.Config{})
 			r := gin.New()
 			r.UseRawPath = true
@@ -64,6 +67,7 @@ func TestRawPathParams(t *testing.T) {
 // TestGinVersion keeps Gin at v1.12.0 or later: v1.11.0 refused to hijack
 // a connection once its headers were marked written.
 func TestGinVersion(t *testing.T) {
+	t.Parallel()
 	var major, minor int
 	if _, err := fmt.Sscanf(gin.Version, "v%d.%d.", &major, &minor); err != nil {
 		t.Fatalf("gin.Version %q: %v", gin.Version, err)

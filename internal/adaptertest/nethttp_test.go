@@ -18,6 +18,7 @@ func TestMain(m *testing.M) {
 // ServeMux, the adapter of plain net/http users: no proxy settings and no
 // framework values, so those cases are skipped.
 func TestNetHTTP(t *testing.T) {
+	t.Parallel()
 	adaptertest.Run(t, adaptertest.Adapter{
 		Name:            "net/http",
 		Pattern:         adaptertest.Prefix + "/ws/{room}/{id}",
