@@ -74,9 +74,7 @@ func TestContract(t *testing.T) {
 			api.GET("/admin/rooms", echo.WrapHandler(core.RoomsHandler(hub)))
 			api.GET("/admin/livez", echo.WrapHandler(core.LiveHandler(hub)))
 			api.GET("/admin/readyz", echo.WrapHandler(core.ReadyHandler(hub)))
-			//lint:ignore SA1019 the deprecated wrapper must keep working
 			api.GET("/admin/old-stats", echo5ws.StatsHandler(hub))
-			//lint:ignore SA1019 the deprecated wrapper must keep working
 			api.GET("/admin/old-rooms", echo5ws.RoomsHandler(hub))
 			cfg := echo5ws.Config{
 				Middleware:  app.Middleware,

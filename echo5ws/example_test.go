@@ -59,7 +59,8 @@ func ExampleWS() {
 	// Output: {"event":"welcome","data":"alice in lobby"}
 }
 
-// Handler mounts the route by hand; StatsHandler serves the hub's counters.
+// Handler mounts the route by hand; core.StatsHandler, wrapped, serves the
+// hub's counters.
 func ExampleHandler() {
 	hub, err := core.NewHub(core.Config{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -70,7 +71,7 @@ func ExampleHandler() {
 	e.GET("/ws/:room", echo5ws.Handler(hub, func(c *core.Conn) error {
 		return c.Join(c.Param("room"))
 	}))
-	e.GET("/admin/ws/stats", echo5ws.StatsHandler(hub))
+	e.GET("/admin/ws/stats", echo.WrapHandler(core.StatsHandler(hub)))
 
 	rec := httptest.NewRecorder()
 	e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/ws/lobby", nil)) // not a handshake

@@ -37,7 +37,7 @@ func ExampleHandler() {
 			return nil, err
 		})
 	}))
-	e.GET("/ws/stats", echows.StatsHandler(hub))
+	e.GET("/ws/stats", echo.WrapHandler(core.StatsHandler(hub)))
 
 	srv := httptest.NewServer(e)
 	defer srv.Close()
@@ -77,9 +77,9 @@ func ExampleHandler() {
 	// connections: 1, rooms: 1
 }
 
-// The stats handler serves hub.Stats() as JSON on any Echo route; protect it
-// like any admin endpoint.
-func ExampleStatsHandler() {
+// The hub's operational endpoints are http.Handlers: mount them with
+// echo.WrapHandler on any route, and protect them like any admin endpoint.
+func Example_operationalEndpoints() {
 	hub, err := core.NewHub(core.Config{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		panic(err)
@@ -88,7 +88,9 @@ func ExampleStatsHandler() {
 
 	e := echo.New()
 	admin := e.Group("/admin")
-	admin.GET("/ws/stats", echows.StatsHandler(hub))
+	admin.GET("/ws/stats", echo.WrapHandler(core.StatsHandler(hub)))
+	admin.GET("/ws/rooms", echo.WrapHandler(core.RoomsHandler(hub))) // ?room=, ?members=, ?limit=
+	admin.GET("/readyz", echo.WrapHandler(core.ReadyHandler(hub)))
 
 	srv := httptest.NewServer(e)
 	defer srv.Close()

@@ -68,9 +68,7 @@ func TestContract(t *testing.T) {
 			api.GET("/admin/rooms", gin.WrapH(core.RoomsHandler(hub)))
 			api.GET("/admin/livez", gin.WrapH(core.LiveHandler(hub)))
 			api.GET("/admin/readyz", gin.WrapH(core.ReadyHandler(hub)))
-			//lint:ignore SA1019 the deprecated wrapper must keep working
 			api.GET("/admin/old-stats", ginws.StatsHandler(hub))
-			//lint:ignore SA1019 the deprecated wrapper must keep working
 			api.GET("/admin/old-rooms", ginws.RoomsHandler(hub))
 			cfg := ginws.Config{
 				Middleware: app.Middleware,

@@ -36,7 +36,7 @@ func ExampleHandler() {
 			return nil, err
 		})
 	}))
-	r.GET("/ws/stats", ginws.StatsHandler(hub))
+	r.GET("/ws/stats", gin.WrapH(core.StatsHandler(hub)))
 
 	srv := httptest.NewServer(r)
 	defer srv.Close()
@@ -76,9 +76,9 @@ func ExampleHandler() {
 	// connections: 1, rooms: 1
 }
 
-// The stats handler serves hub.Stats() as JSON on any Gin route; protect it
-// like any admin endpoint.
-func ExampleStatsHandler() {
+// The hub's operational endpoints are http.Handlers: mount them with
+// gin.WrapH on any route, and protect them like any admin endpoint.
+func Example_operationalEndpoints() {
 	hub, err := core.NewHub(core.Config{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		panic(err)
@@ -87,7 +87,9 @@ func ExampleStatsHandler() {
 
 	r := gin.New()
 	admin := r.Group("/admin")
-	admin.GET("/ws/stats", ginws.StatsHandler(hub))
+	admin.GET("/ws/stats", gin.WrapH(core.StatsHandler(hub)))
+	admin.GET("/ws/rooms", gin.WrapH(core.RoomsHandler(hub))) // ?room=, ?members=, ?limit=
+	admin.GET("/readyz", gin.WrapH(core.ReadyHandler(hub)))
 
 	srv := httptest.NewServer(r)
 	defer srv.Close()
