@@ -7,13 +7,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 
-	"github.com/gorilla/websocket"
 	"github.com/labstack/echo/v4"
 
 	"github.com/rushws/rushws/core"
 	"github.com/rushws/rushws/echows"
+	"github.com/rushws/rushws/wstest"
 )
 
 // A chat room on an Echo app: the route handler joins the room named in the
@@ -45,20 +44,13 @@ func ExampleHandler() {
 	// hijacked connections.
 	defer func() { _ = hub.Shutdown(context.Background()) }()
 
-	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http")+"/ws/lobby", nil)
+	cl, _, err := wstest.TryDial(context.Background(), srv.URL+"/ws/lobby")
 	if err != nil {
 		panic(err)
 	}
-	defer ws.Close()
-
-	if err := ws.WriteJSON(map[string]any{"event": "chat", "data": map[string]string{"text": "hello"}}); err != nil {
-		panic(err)
-	}
-	_, msg, err := ws.ReadMessage()
-	if err != nil {
-		panic(err)
-	}
-	fmt.Println(string(msg))
+	defer cl.Close()
+	cl.Emit("chat", map[string]string{"text": "hello"})
+	fmt.Println(string(cl.Expect("chat")))
 
 	resp, err := http.Get(srv.URL + "/ws/stats")
 	if err != nil {
@@ -73,7 +65,7 @@ func ExampleHandler() {
 	fmt.Printf("connections: %d, rooms: %d\n", stats.Connections, stats.Rooms)
 
 	// Output:
-	// {"event":"chat","data":{"room":"lobby","text":"hello"}}
+	// {"room":"lobby","text":"hello"}
 	// connections: 1, rooms: 1
 }
 
@@ -85,25 +77,19 @@ func Example_operationalEndpoints() {
 		panic(err)
 	}
 	defer hub.Close()
-
 	e := echo.New()
-	admin := e.Group("/admin")
+	admin := e.Group("/admin") // behind the app's admin auth
 	admin.GET("/ws/stats", echo.WrapHandler(core.StatsHandler(hub)))
 	admin.GET("/ws/rooms", echo.WrapHandler(core.RoomsHandler(hub))) // ?room=, ?members=, ?limit=
 	admin.GET("/readyz", echo.WrapHandler(core.ReadyHandler(hub)))
 
-	srv := httptest.NewServer(e)
-	defer srv.Close()
-
-	resp, err := http.Get(srv.URL + "/admin/ws/stats")
-	if err != nil {
-		panic(err)
+	for _, path := range []string{"/admin/ws/stats", "/admin/ws/rooms?room=lobby", "/admin/readyz"} {
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		fmt.Println(path, rec.Code)
 	}
-	defer resp.Body.Close()
-	var stats map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&stats)
-	fmt.Println(resp.StatusCode, resp.Header.Get("Cache-Control"), "connections:", stats["connections"])
-
 	// Output:
-	// 200 no-store connections: 0
+	// /admin/ws/stats 200
+	// /admin/ws/rooms?room=lobby 404
+	// /admin/readyz 200
 }

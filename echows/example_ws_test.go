@@ -6,16 +6,15 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-	"github.com/gorilla/websocket"
 	echojwt "github.com/labstack/echo-jwt/v4"
 	"github.com/labstack/echo/v4"
 
 	"github.com/rushws/rushws/core"
 	"github.com/rushws/rushws/echows"
+	"github.com/rushws/rushws/wstest"
 )
 
 // An Echo app adds a WebSocket route in one line inside its API group,
@@ -45,18 +44,13 @@ func ExampleWS() {
 	token, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
 		"sub": "alice", "exp": time.Now().Add(time.Hour).Unix(),
 	}).SignedString(key)
-	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http")+"/api/chat/lobby",
-		http.Header{"Authorization": {"Bearer " + token}})
+	cl, _, err := wstest.TryDial(context.Background(), srv.URL+"/api/chat/lobby", wstest.WithHeader(http.Header{"Authorization": {"Bearer " + token}}))
 	if err != nil {
 		panic(err)
 	}
-	defer ws.Close()
-	_, msg, err := ws.ReadMessage()
-	if err != nil {
-		panic(err)
-	}
-	fmt.Println(string(msg))
-	// Output: {"event":"welcome","data":"alice in lobby"}
+	defer cl.Close()
+	fmt.Println(string(cl.Expect("welcome")))
+	// Output: "alice in lobby"
 }
 
 // WSWithConfig copies more echo.Context values than echo-jwt's "user" and

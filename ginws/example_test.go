@@ -7,13 +7,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 
 	"github.com/gin-gonic/gin"
-	"github.com/gorilla/websocket"
 
 	"github.com/rushws/rushws/core"
 	"github.com/rushws/rushws/ginws"
+	"github.com/rushws/rushws/wstest"
 )
 
 // A chat room on a Gin app: the route handler joins the room named in the
@@ -44,20 +43,13 @@ func ExampleHandler() {
 	// hijacked connections.
 	defer func() { _ = hub.Shutdown(context.Background()) }()
 
-	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http")+"/ws/lobby", nil)
+	cl, _, err := wstest.TryDial(context.Background(), srv.URL+"/ws/lobby")
 	if err != nil {
 		panic(err)
 	}
-	defer ws.Close()
-
-	if err := ws.WriteJSON(map[string]any{"event": "chat", "data": map[string]string{"text": "hello"}}); err != nil {
-		panic(err)
-	}
-	_, msg, err := ws.ReadMessage()
-	if err != nil {
-		panic(err)
-	}
-	fmt.Println(string(msg))
+	defer cl.Close()
+	cl.Emit("chat", map[string]string{"text": "hello"})
+	fmt.Println(string(cl.Expect("chat")))
 
 	resp, err := http.Get(srv.URL + "/ws/stats")
 	if err != nil {
@@ -72,7 +64,7 @@ func ExampleHandler() {
 	fmt.Printf("connections: %d, rooms: %d\n", stats.Connections, stats.Rooms)
 
 	// Output:
-	// {"event":"chat","data":{"room":"lobby","text":"hello"}}
+	// {"room":"lobby","text":"hello"}
 	// connections: 1, rooms: 1
 }
 
@@ -84,25 +76,19 @@ func Example_operationalEndpoints() {
 		panic(err)
 	}
 	defer hub.Close()
-
 	r := gin.New()
-	admin := r.Group("/admin")
+	admin := r.Group("/admin") // behind the app's admin auth
 	admin.GET("/ws/stats", gin.WrapH(core.StatsHandler(hub)))
 	admin.GET("/ws/rooms", gin.WrapH(core.RoomsHandler(hub))) // ?room=, ?members=, ?limit=
 	admin.GET("/readyz", gin.WrapH(core.ReadyHandler(hub)))
 
-	srv := httptest.NewServer(r)
-	defer srv.Close()
-
-	resp, err := http.Get(srv.URL + "/admin/ws/stats")
-	if err != nil {
-		panic(err)
+	for _, path := range []string{"/admin/ws/stats", "/admin/ws/rooms?room=lobby", "/admin/readyz"} {
+		rec := httptest.NewRecorder()
+		r.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		fmt.Println(path, rec.Code)
 	}
-	defer resp.Body.Close()
-	var stats map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&stats)
-	fmt.Println(resp.StatusCode, resp.Header.Get("Cache-Control"), "connections:", stats["connections"])
-
 	// Output:
-	// 200 no-store connections: 0
+	// /admin/ws/stats 200
+	// /admin/ws/rooms?room=lobby 404
+	// /admin/readyz 200
 }

@@ -6,13 +6,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 
 	"github.com/gin-gonic/gin"
-	"github.com/gorilla/websocket"
 
 	"github.com/rushws/rushws/core"
 	"github.com/rushws/rushws/ginws"
+	"github.com/rushws/rushws/wstest"
 )
 
 // A Gin app adds a WebSocket route in one line inside its API group; what
@@ -37,17 +36,13 @@ func ExampleWS() {
 	defer srv.Close()
 	defer func() { _ = hub.Shutdown(context.Background()) }() // runs before srv.Close
 
-	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http")+"/api/chat/lobby", nil)
+	cl, _, err := wstest.TryDial(context.Background(), srv.URL+"/api/chat/lobby")
 	if err != nil {
 		panic(err)
 	}
-	defer ws.Close()
-	_, msg, err := ws.ReadMessage()
-	if err != nil {
-		panic(err)
-	}
-	fmt.Println(string(msg))
-	// Output: {"event":"welcome","data":"alice in lobby"}
+	defer cl.Close()
+	fmt.Println(string(cl.Expect("welcome")))
+	// Output: "alice in lobby"
 }
 
 // WSWithConfig adds Gin middleware to this route only.
