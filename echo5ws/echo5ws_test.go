@@ -101,40 +101,8 @@ func TestContract(t *testing.T) {
 // never a nil value.
 func TestContextKeys(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name  string
-		mount func(e *echo.Echo, hub *core.Hub, fn core.HandlerFunc)
-		want  map[string]any
-	}{
-		{
-			name:  "Handler copies user",
-			mount: func(e *echo.Echo, hub *core.Hub, fn core.HandlerFunc) { e.GET("/ws", echo5ws.Handler(hub, fn)) },
-			want:  map[string]any{"user": "alice"},
-		},
-		{
-			name:  "WS copies user",
-			mount: func(e *echo.Echo, hub *core.Hub, fn core.HandlerFunc) { echo5ws.WS(e, "/ws", hub, fn) },
-			want:  map[string]any{"user": "alice"},
-		},
-		{
-			name: "named keys only",
-			mount: func(e *echo.Echo, hub *core.Hub, fn core.HandlerFunc) {
-				echo5ws.WSWithConfig(e, "/ws", hub, fn, echo5ws.Config{ContextKeys: []string{"tenant", "unset"}})
-			},
-			want: map[string]any{"tenant": "acme"},
-		},
-		{
-			name: "HandlerWithConfig",
-			mount: func(e *echo.Echo, hub *core.Hub, fn core.HandlerFunc) {
-				e.GET("/ws", echo5ws.HandlerWithConfig(hub, fn, echo5ws.Config{ContextKeys: []string{"user", "tenant"}}))
-			},
-			want: map[string]any{"user": "alice", "tenant": "acme"},
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			hub, _ := adaptertest.NewHub(t, core.Config{})
+	mount := func(route func(e *echo.Echo, hub *core.Hub, fn core.HandlerFunc)) func(*testing.T, *core.Hub, core.HandlerFunc) http.Handler {
+		return func(t *testing.T, hub *core.Hub, fn core.HandlerFunc) http.Handler {
 			e, _ := newEcho(t)
 			e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
 				return func(c *echo.Context) error {
@@ -144,26 +112,43 @@ func TestContextKeys(t *testing.T) {
 					return next(c)
 				}
 			})
-			tt.mount(e, hub, func(c *core.Conn) error {
-				got := map[string]any{}
-				for _, k := range []string{"user", "tenant", "unset"} {
-					if v := c.Get(k); v != nil {
-						got[k] = v
-					}
-				}
-				return c.Emit("values", got)
-			})
-			srv, _ := adaptertest.StartServer(t, e)
-			ws, _ := adaptertest.Dial(t, adaptertest.WSURL(srv, "/ws"), nil)
-			var got map[string]any
-			adaptertest.ExpectEvent(t, ws, "values", &got)
-			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
-				t.Errorf("connection values = %v, want %v", got, tt.want)
-			}
-			adaptertest.CloseClient(ws)
-			adaptertest.WaitNoConnections(t, hub)
-		})
+			route(e, hub, fn)
+			return e
+		}
 	}
+	adaptertest.RunValues(t, []adaptertest.ValuesCase{
+		{
+			Name:  "Handler copies user",
+			Mount: mount(func(e *echo.Echo, hub *core.Hub, fn core.HandlerFunc) { e.GET("/ws", echo5ws.Handler(hub, fn)) }),
+			Want:  map[string]any{"user": "alice"},
+		},
+		{
+			Name:  "WS copies user",
+			Mount: mount(func(e *echo.Echo, hub *core.Hub, fn core.HandlerFunc) { echo5ws.WS(e, "/ws", hub, fn) }),
+			Want:  map[string]any{"user": "alice"},
+		},
+		{
+			Name: "named keys only",
+			Mount: mount(func(e *echo.Echo, hub *core.Hub, fn core.HandlerFunc) {
+				echo5ws.WSWithConfig(e, "/ws", hub, fn, echo5ws.Config{ContextKeys: []string{"tenant", "unset"}})
+			}),
+			Want: map[string]any{"tenant": "acme"},
+		},
+		{
+			Name: "HandlerWithConfig",
+			Mount: mount(func(e *echo.Echo, hub *core.Hub, fn core.HandlerFunc) {
+				e.GET("/ws", echo5ws.HandlerWithConfig(hub, fn, echo5ws.Config{ContextKeys: []string{"user", "tenant"}}))
+			}),
+			Want: map[string]any{"user": "alice", "tenant": "acme"},
+		},
+		{
+			Name: "no keys",
+			Mount: mount(func(e *echo.Echo, hub *core.Hub, fn core.HandlerFunc) {
+				echo5ws.WSWithConfig(e, "/ws", hub, fn, echo5ws.Config{ContextKeys: []string{}})
+			}),
+			Want: map[string]any{},
+		},
+	})
 }
 
 // TestRouterAnswerThroughEcho checks the body Echo v5's router and error

@@ -2,7 +2,6 @@ package ginws_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -15,80 +14,56 @@ import (
 	"github.com/rushws/rushws/wstest"
 )
 
-// A chat room on a Gin app: the route handler joins the room named in the
-// path and relays "chat" events to everyone in it; the stats handler serves
-// the hub's counters.
+// Handler mounts a route by hand. With r.UseRawPath, a room whose name
+// holds an escaped slash reaches the route handler decoded, as under the
+// other adapters; Gin's trusted proxies decide c.IP().
 func ExampleHandler() {
 	hub, err := core.NewHub(core.Config{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		panic(err)
 	}
-
+	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
+	r.UseRawPath = true
+	_ = r.SetTrustedProxies(nil) // no proxy in front: c.IP() is the peer
 	r.GET("/ws/:room", ginws.Handler(hub, func(c *core.Conn) error {
-		room := c.Param("room")
-		if err := c.Join(room); err != nil {
-			return err
-		}
-		return core.Handle(c, "chat", func(c *core.Conn, msg struct{ Text string }) (any, error) {
-			_, err := c.Hub().To(room).Emit("chat", map[string]string{"room": room, "text": msg.Text})
-			return nil, err
-		})
+		return c.Emit("joined", map[string]string{"room": c.Param("room"), "ip": c.IP()})
 	}))
-	r.GET("/ws/stats", gin.WrapH(core.StatsHandler(hub)))
 
 	srv := httptest.NewServer(r)
 	defer srv.Close()
-	// Close the hub before the server: http.Server does not track
-	// hijacked connections.
-	defer func() { _ = hub.Shutdown(context.Background()) }()
+	defer func() { _ = hub.Shutdown(context.Background()) }() // runs before srv.Close: hijacked connections are the hub's
 
-	cl, _, err := wstest.TryDial(context.Background(), srv.URL+"/ws/lobby")
+	cl, _, err := wstest.TryDial(context.Background(), srv.URL+"/ws/a%2Fb")
 	if err != nil {
 		panic(err)
 	}
 	defer cl.Close()
-	cl.Emit("chat", map[string]string{"text": "hello"})
-	fmt.Println(string(cl.Expect("chat")))
-
-	resp, err := http.Get(srv.URL + "/ws/stats")
-	if err != nil {
-		panic(err)
-	}
-	defer resp.Body.Close()
-	var stats struct {
-		Connections int `json:"connections"`
-		Rooms       int `json:"rooms"`
-	}
-	_ = json.NewDecoder(resp.Body).Decode(&stats)
-	fmt.Printf("connections: %d, rooms: %d\n", stats.Connections, stats.Rooms)
-
-	// Output:
-	// {"room":"lobby","text":"hello"}
-	// connections: 1, rooms: 1
+	fmt.Println(string(cl.Expect("joined")))
+	// Output: {"ip":"127.0.0.1","room":"a/b"}
 }
 
-// The hub's operational endpoints are http.Handlers: mount them with
-// gin.WrapH on any route, and protect them like any admin endpoint.
-func Example_operationalEndpoints() {
+// HandlerWithConfig returns the route's chain, Gin middleware for this
+// route first, for r.GET(path, chain...).
+func ExampleHandlerWithConfig() {
 	hub, err := core.NewHub(core.Config{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		panic(err)
 	}
 	defer hub.Close()
+	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
-	admin := r.Group("/admin") // behind the app's admin auth
-	admin.GET("/ws/stats", gin.WrapH(core.StatsHandler(hub)))
-	admin.GET("/ws/rooms", gin.WrapH(core.RoomsHandler(hub))) // ?room=, ?members=, ?limit=
-	admin.GET("/readyz", gin.WrapH(core.ReadyHandler(hub)))
-
-	for _, path := range []string{"/admin/ws/stats", "/admin/ws/rooms?room=lobby", "/admin/readyz"} {
-		rec := httptest.NewRecorder()
-		r.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
-		fmt.Println(path, rec.Code)
+	needsTicket := func(c *gin.Context) {
+		if c.Query("ticket") == "" {
+			c.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"message": "ticket required"})
+		}
 	}
-	// Output:
-	// /admin/ws/stats 200
-	// /admin/ws/rooms?room=lobby 404
-	// /admin/readyz 200
+	r.GET("/ws/:room", ginws.HandlerWithConfig(hub, func(*core.Conn) error { return nil }, ginws.Config{
+		RouteMiddleware: []gin.HandlerFunc{needsTicket},
+	})...)
+
+	rec := httptest.NewRecorder()
+	r.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/ws/lobby", nil))
+	fmt.Println(rec.Code, rec.Body.String())
+	// Output: 401 {"message":"ticket required"}
 }

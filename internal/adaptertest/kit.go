@@ -285,3 +285,46 @@ func Exchange(t *testing.T, ws *websocket.Conn) {
 		t.Fatalf("chat echo = %v, want text hello", got)
 	}
 }
+
+// ValuesCase is one way of mounting a route, for RunValues.
+type ValuesCase struct {
+	// Name names the subtest. Required.
+	Name string
+	// Mount returns a router of the framework whose middleware stores
+	// "user": "alice", "tenant": "acme" and "unset": nil on every request,
+	// and the route "/ws" serving fn, mounted as the case says. Required.
+	Mount func(t *testing.T, hub *core.Hub, fn core.HandlerFunc) http.Handler
+	// Want is what the connection must hold of "user", "tenant" and
+	// "unset" (a nil value is never copied).
+	Want map[string]any
+}
+
+// RunValues runs each case as a parallel subtest: the route handler
+// reports which of the framework's values reached the connection.
+func RunValues(t *testing.T, cases []ValuesCase) {
+	t.Helper()
+	for _, vc := range cases {
+		t.Run(vc.Name, func(t *testing.T) {
+			t.Parallel()
+			hub, _ := NewHub(t, core.Config{})
+			router := vc.Mount(t, hub, func(c *core.Conn) error {
+				got := map[string]any{}
+				for _, k := range []string{"user", "tenant", "unset"} {
+					if v := c.Get(k); v != nil {
+						got[k] = v
+					}
+				}
+				return c.Emit("values", got)
+			})
+			srv, _ := StartServer(t, router)
+			ws, _ := Dial(t, WSURL(srv, "/ws"), nil)
+			var got map[string]any
+			ExpectEvent(t, ws, "values", &got)
+			if fmt.Sprint(got) != fmt.Sprint(vc.Want) {
+				t.Errorf("connection values = %v, want %v", got, vc.Want)
+			}
+			CloseClient(ws)
+			WaitNoConnections(t, hub)
+		})
+	}
+}
