@@ -67,3 +67,58 @@ func ExampleHandlerWithConfig() {
 	fmt.Println(rec.Code, rec.Body.String())
 	// Output: 401 {"message":"ticket required"}
 }
+
+// A Gin app adds a WebSocket route in one line inside its API group; what
+// the group's middleware stored with c.Set is readable with c.Get.
+func ExampleWS() {
+	hub, err := core.NewHub(core.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		panic(err)
+	}
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	_ = r.SetTrustedProxies(nil) // behind a proxy: its addresses
+
+	api := r.Group("/api", func(c *gin.Context) {
+		c.Set("user", "alice") // as the app's auth middleware would, after checking a token
+	})
+	ginws.WS(api, "/chat/:room", hub, func(c *core.Conn) error {
+		return c.Emit("welcome", c.Get("user").(string)+" in "+c.Param("room"))
+	})
+
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+	defer func() { _ = hub.Shutdown(context.Background()) }() // runs before srv.Close
+
+	cl, _, err := wstest.TryDial(context.Background(), srv.URL+"/api/chat/lobby")
+	if err != nil {
+		panic(err)
+	}
+	defer cl.Close()
+	fmt.Println(string(cl.Expect("welcome")))
+	// Output: "alice in lobby"
+}
+
+// WSWithConfig adds Gin middleware to this route only.
+func ExampleWSWithConfig() {
+	hub, err := core.NewHub(core.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		panic(err)
+	}
+	defer func() { _ = hub.Shutdown(context.Background()) }()
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	onlyBeta := func(c *gin.Context) {
+		if c.Query("beta") != "1" {
+			c.AbortWithStatusJSON(http.StatusForbidden, gin.H{"message": "beta only"})
+		}
+	}
+	ginws.WSWithConfig(r, "/ws/:room", hub, func(c *core.Conn) error { return nil }, ginws.Config{
+		RouteMiddleware: []gin.HandlerFunc{onlyBeta},
+	})
+
+	rec := httptest.NewRecorder()
+	r.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/ws/lobby", nil))
+	fmt.Println(rec.Code, rec.Body.String())
+	// Output: 403 {"message":"beta only"}
+}
