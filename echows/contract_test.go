@@ -37,7 +37,9 @@ func TestContract(t *testing.T) {
 			if app.TrustLoopbackProxy {
 				e.IPExtractor = echo.ExtractIPFromXFFHeader() // trusts loopback, link-local and private ranges
 			}
-			e.GET("/ws/:room/:id", echows.Handler(hub, app.Handler, app.Middleware...))
+			if route := echows.WS(e, "/ws/:room/:id", hub, app.Handler, app.Middleware...); route.Method != http.MethodGet || route.Path != "/ws/:room/:id" {
+				t.Errorf("WS returned route %s %s, want GET /ws/:room/:id", route.Method, route.Path)
+			}
 			api := e.Group(adaptertest.Prefix, func(next echo.HandlerFunc) echo.HandlerFunc {
 				return func(c echo.Context) error {
 					if c.Request().Header.Get(adaptertest.HeaderRefuse) != "" {
@@ -81,7 +83,9 @@ func TestContract(t *testing.T) {
 				}},
 			}
 			api.Any("/any/:room/:id", echows.HandlerWithConfig(hub, app.Handler, cfg))
-			echows.WSWithConfig(api, "/ws/:room/:id", hub, app.Handler, cfg)
+			if route := echows.WSWithConfig(api, "/ws/:room/:id", hub, app.Handler, cfg); route.Method != http.MethodGet || route.Path != adaptertest.Prefix+"/ws/:room/:id" {
+				t.Errorf("WSWithConfig returned route %s %s, want GET %s/ws/:room/:id", route.Method, route.Path, adaptertest.Prefix)
+			}
 			return e
 		},
 	})

@@ -40,7 +40,9 @@ func TestContract(t *testing.T) {
 			if err := r.SetTrustedProxies(proxies); err != nil {
 				t.Fatal(err)
 			}
-			r.GET("/ws/:room/:id", ginws.Handler(hub, app.Handler, app.Middleware...))
+			if routes := ginws.WS(r, "/ws/:room/:id", hub, app.Handler, app.Middleware...); routes != r {
+				t.Errorf("WS returned %v, want the router it registered on", routes)
+			}
 			api := r.Group(adaptertest.Prefix, func(c *gin.Context) {
 				if c.GetHeader(adaptertest.HeaderRefuse) != "" {
 					c.AbortWithStatusJSON(adaptertest.RefuseStatus, gin.H{"message": "refused in front"})
@@ -81,7 +83,9 @@ func TestContract(t *testing.T) {
 				}},
 			}
 			api.Any("/any/:room/:id", ginws.HandlerWithConfig(hub, app.Handler, cfg)...)
-			ginws.WSWithConfig(api, "/ws/:room/:id", hub, app.Handler, cfg)
+			if routes := ginws.WSWithConfig(api, "/ws/:room/:id", hub, app.Handler, cfg); routes != api {
+				t.Errorf("WSWithConfig returned %v, want the group it registered on", routes)
+			}
 			return r
 		},
 	})

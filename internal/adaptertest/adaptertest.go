@@ -70,8 +70,10 @@ const (
 //     the connection middleware Middleware, the route handler Handler, and
 //     the keys "user" and "tenant" copied when the adapter needs them named;
 //   - outside the group, at the root, "/ws/:room/:id" (net/http:
-//     "GET /ws/{room}/{id}") with Handler(hub, Handler, Middleware...) and
-//     nothing else, as a route is mounted by hand;
+//     "GET /ws/{room}/{id}") registered with the adapter's WS(router,
+//     path, hub, Handler, Middleware...) and nothing else; Mount checks
+//     what WS returns (the route it registered, or the router for
+//     chaining);
 //   - in the same group, "/any/:room/:id" (net/http: "/api/any/{room}/{id}"
 //     without a method), the same WebSocket route registered for every
 //     method (Echo's Any, Gin's Any) with Handler, the route middleware,
