@@ -235,10 +235,11 @@ func invalidRoom(name string) error {
 // quoteName quotes a user-supplied name for an error message, escaped and
 // cut to 64 bytes so that a hostile name cannot flood a log.
 func quoteName(name string) string {
-	if len(name) <= maxQuoted {
-		return quote.Input(name, maxQuoted)
+	s := quote.Input(name, maxQuoted)
+	if len(name) > maxQuoted {
+		s += " (" + strconv.Itoa(len(name)) + " bytes)"
 	}
-	return quote.Input(name, maxQuoted) + " (" + strconv.Itoa(len(name)) + " bytes)"
+	return s
 }
 
 // Rooms returns the names of the rooms the connection is in, sorted. After

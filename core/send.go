@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -48,7 +49,9 @@ func controlOut(op byte, payload []byte) outbound {
 
 // closeOut frames a close frame with code and reason.
 func closeOut(code int, reason string) outbound {
-	reason = quote.Cut(reason, maxCloseReason)
+	// A close frame's reason must be UTF-8 (RFC 6455 7.1.6): a browser
+	// fails the connection on anything else.
+	reason = quote.Cut(strings.ToValidUTF8(reason, ""), maxCloseReason)
 	p := make([]byte, 2, 2+len(reason))
 	p[0], p[1] = byte(code>>8), byte(code)
 	return controlOut(opClose, append(p, reason...))
