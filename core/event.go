@@ -274,7 +274,7 @@ func encodeEvent(event string, data any, ack uint64) ([]byte, error) {
 // to dst.
 func appendEvent(dst []byte, event string, data any, ack uint64) ([]byte, error) {
 	if !ValidEventName(event) {
-		return nil, fmt.Errorf("%w: %s", ErrInvalidEvent, quote.Input(event, maxQuoted))
+		return nil, fmt.Errorf("%w: %s", ErrInvalidEvent, quoteCut(event))
 	}
 	dst = append(dst, `{"event":`...)
 	ev, _ := json.Marshal(event)
@@ -282,7 +282,7 @@ func appendEvent(dst []byte, event string, data any, ack uint64) ([]byte, error)
 	dst = append(dst, `,"data":`...)
 	d, err := json.Marshal(data)
 	if err != nil {
-		return nil, fmt.Errorf("rushws: event %s: data cannot be encoded: %w", quote.Input(event, maxQuoted), err)
+		return nil, fmt.Errorf("rushws: event %s: data cannot be encoded: %w", quoteCut(event), err)
 	}
 	dst = append(dst, d...)
 	if ack > 0 {
@@ -291,6 +291,9 @@ func appendEvent(dst []byte, event string, data any, ack uint64) ([]byte, error)
 	}
 	return append(dst, '}'), nil
 }
+
+// quoteCut quotes user input for an error or a log line, cut to 64 bytes.
+func quoteCut(s string) string { return quote.Input(s, maxQuoted) }
 
 // dispatchText handles one inbound text message on the read goroutine.
 func (c *Conn) dispatchText(data []byte) error {
