@@ -260,14 +260,14 @@ func TestBrokerTwoHubs(t *testing.T) {
 		}},
 		{"a direct send to a connection on the other hub", func(t *testing.T, c *cluster) {
 			a, b, bystander := dialMember(t, c.s1), dialMember(t, c.s2, "lobby"), dialMember(t, c.s2)
-			n, err := c.s1.hub.ToConn(b.id).Emit("m", "direct")
+			n, err := c.s1.hub.ToIDs(b.id).Emit("m", "direct")
 			if err != nil || n != 0 {
-				t.Fatalf("ToConn(remote) = %d, %v; want 0 local", n, err)
+				t.Fatalf("ToIDs(remote) = %d, %v; want 0 local", n, err)
 			}
 			expectOnce(t, c.s1.hub, b, "m", "direct")
-			n, err = c.s1.hub.ToConn(a.id, b.id, c.s1.hub.ID()+".gone", "not-an-id").Emit("m2", "both")
+			n, err = c.s1.hub.ToIDs(a.id, b.id, c.s1.hub.ID()+".gone", "not-an-id").Emit("m2", "both")
 			if err != nil || n != 1 {
-				t.Fatalf("ToConn(local, remote) = %d, %v", n, err)
+				t.Fatalf("ToIDs(local, remote) = %d, %v", n, err)
 			}
 			expectOnce(t, c.s1.hub, a, "m2", "both")
 			expectOnce(t, c.s1.hub, b, "m2", "both")
@@ -275,7 +275,7 @@ func TestBrokerTwoHubs(t *testing.T) {
 			expectNone(bystander, "m")
 			// A connection in a targeted room gets the message once, not
 			// once for the room and once for its ID.
-			if _, err := c.s1.hub.ToConn(b.id).To("lobby").Emit("m3", "once"); err != nil {
+			if _, err := c.s1.hub.ToIDs(b.id).To("lobby").Emit("m3", "once"); err != nil {
 				t.Fatal(err)
 			}
 			expectOnce(t, c.s1.hub, b, "m3", "once")
@@ -290,7 +290,7 @@ func TestBrokerTwoHubs(t *testing.T) {
 					t.Fatalf("reason %q", reason)
 				}
 			}
-			if _, err := c.s1.hub.ToConn(other.id).Close(4403, "banned"); err != nil {
+			if _, err := c.s1.hub.ToIDs(other.id).Close(4403, "banned"); err != nil {
 				t.Fatal(err)
 			}
 			other.ExpectClose(4403)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
 	"time"
 )
 
@@ -55,6 +56,24 @@ func (c *Conn) Close(code int, reason string) error {
 	}
 	c.closeGraceful(code, reason)
 	return nil
+}
+
+// CloseCodeForStatus returns the close code that stands for a refusal with
+// the given HTTP status once the connection is upgraded, so a browser (which
+// sees only 1006 for a refused handshake) can read why: CloseUnauthorized,
+// CloseForbidden and CloseRateLimited for 401, 403 and 429, else
+// ClosePolicyViolation. The hub uses it for an *HTTPError returned after
+// the upgrade, and package middleware for a token that expires.
+func CloseCodeForStatus(status int) int {
+	switch status {
+	case http.StatusUnauthorized:
+		return CloseUnauthorized
+	case http.StatusForbidden:
+		return CloseForbidden
+	case http.StatusTooManyRequests:
+		return CloseRateLimited
+	}
+	return ClosePolicyViolation
 }
 
 // closeGrace is how long a closing connection waits for the peer's close

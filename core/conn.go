@@ -280,11 +280,6 @@ func (c *Conn) Delete(key string) {
 	c.bag.del(key)
 }
 
-// MarkOriginChecked records that a middleware has decided the request's
-// Origin, so the hub's default same-origin check is skipped for this
-// connection. Only origin middleware should call it, before next.
-func (c *Conn) MarkOriginChecked() { c.originChecked = true }
-
 // OnMessage sets the handler for raw frames (see MessageFunc), replacing any
 // previous one. A nil fn removes it.
 func (c *Conn) OnMessage(fn MessageFunc) {

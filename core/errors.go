@@ -4,11 +4,18 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 )
 
 // Sentinel errors returned by the hub and its connections. Compare with
 // errors.Is.
+//
+// Error prefixes: every error rushws makes starts with the name of the
+// package that made it, as the standard library's do ("http: ...",
+// "rate: ..."), so a log line says where to look: "redisbroker: ",
+// "metrics: ", "echows: ", "echo5ws: ", "ginws: ", "wstest: ". core and
+// package middleware, the library itself as users meet it, say "rushws: ".
+// A config error then names the field ("rushws: JWTConfig.Leeway must not
+// be negative"), and user input in an error is quoted and cut.
 var (
 	// ErrHubClosed is returned after Shutdown or Close has begun.
 	ErrHubClosed = errors.New("rushws: hub closed")
@@ -55,7 +62,8 @@ type HTTPError struct {
 	// http.StatusText(Status).
 	Message string
 	// Reason names the refusal in Stats.Rejected. Optional. Default derived
-	// from Status (for example "unauthorized" for 401).
+	// from Status by RejectReasonFor (for example RejectUnauthorized for
+	// 401).
 	Reason string
 	// Header is added to the response (for example Retry-After). Optional.
 	Header http.Header
@@ -90,21 +98,7 @@ func (e *HTTPError) reason() string {
 	if e.Reason != "" {
 		return e.Reason
 	}
-	switch e.Status {
-	case http.StatusBadRequest:
-		return "bad_handshake"
-	case http.StatusUnauthorized:
-		return "unauthorized"
-	case http.StatusForbidden:
-		return "forbidden"
-	case http.StatusMethodNotAllowed:
-		return "method"
-	case http.StatusTooManyRequests:
-		return "rate_limited"
-	case http.StatusServiceUnavailable:
-		return "unavailable"
-	}
-	return "status_" + strconv.Itoa(e.Status)
+	return RejectReasonFor(e.Status)
 }
 
 // CloseError closes an upgraded connection with Code and Reason. Return it

@@ -13,6 +13,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/rushws/rushws/internal/quote"
 )
 
 // EventFunc handles one event. data is the raw JSON of the envelope's
@@ -343,12 +345,7 @@ func appendAnyEvent(dst []byte, event string, data any, ack uint64) ([]byte, err
 }
 
 // quoteCut quotes user input for an error or a log line, cut to 64 bytes.
-func quoteCut(s string) string {
-	if len(s) > 64 {
-		return strconv.Quote(cutUTF8(s, 64)) + "..."
-	}
-	return strconv.Quote(s)
-}
+func quoteCut(s string) string { return quote.Input(s, maxQuoted) }
 
 // dispatchText handles one inbound text message on the read goroutine.
 func (c *Conn) dispatchText(data []byte) error {
@@ -399,7 +396,7 @@ func (c *Conn) dispatchText(data []byte) error {
 		if raw != nil {
 			return c.callRaw(raw, TextMessage, data)
 		}
-		return c.reply(ack, nil, &EventError{Code: CodeUnknownEvent, Message: "no handler for event " + strconv.Quote(truncateReason(name))}, "")
+		return c.reply(ack, nil, &EventError{Code: CodeUnknownEvent, Message: "no handler for event " + strconv.Quote(quote.Cut(name, maxCloseReason))}, "")
 	}
 	if len(env.Data) == 0 {
 		env.Data = json.RawMessage("null")

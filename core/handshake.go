@@ -12,19 +12,28 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+
+	"github.com/rushws/rushws/internal/origincheck"
+	"github.com/rushws/rushws/internal/quote"
 )
 
 // ConnInfo carries what an adapter learned from its framework about a
-// handshake: the route's path parameters and the client IP as the
-// framework's trusted-proxy configuration determined it.
+// handshake: the route's path parameters and pattern, the client IP as the
+// framework's trusted-proxy configuration determined it, and the values
+// its middleware stored. The adapter copies them out of the framework's
+// (often pooled) context before calling Serve; the hub copies them again
+// and keeps none of the adapter's slices or maps.
 type ConnInfo struct {
 	// Params are the route's path parameters. Optional.
 	Params []Param
 	// ClientIP is the client's address. Optional. Default the host part of
 	// the request's RemoteAddr.
 	ClientIP string
-	// Route names the route in logs (the framework's pattern, such as
-	// "/chat/:room"). Optional. Default the request's path.
+	// Route names the route in logs: the framework's pattern, such as
+	// "/api/chat/:room" (Echo's c.Path(), Gin's c.FullPath(), net/http's
+	// r.Pattern), so one route's lines group together whatever the
+	// client's path. Optional. Default the request's path, cut to 128
+	// bytes.
 	Route string
 	// Values are copied into the connection's metadata before any
 	// middleware runs, so what the framework's own middleware set (echo-jwt's
@@ -33,25 +42,48 @@ type ConnInfo struct {
 }
 
 // Handler returns an http.Handler for plain net/http: the route's wildcards
-// (r.PathValue, Go 1.22 patterns) become Conn params and the client IP is the
-// remote address. Refused handshakes get a JSON body.
+// (r.PathValue, Go 1.22 patterns) become Conn params, the pattern
+// (r.Pattern) names the route in logs, and the client IP is the remote
+// address. Refused handshakes get a JSON body (ErrorBody).
+//
+// Operational endpoints need no adapter either: StatsHandler,
+// RoomsHandler, LiveHandler and ReadyHandler are http.Handlers for any
+// router (echo.WrapHandler, gin.WrapH).
 func (h *Hub) Handler(fn HandlerFunc, mw ...MiddlewareFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		info := ConnInfo{Params: patternParams(r)}
+		info := ConnInfo{Params: patternParams(r), Route: patternPath(r.Pattern)}
 		if err := h.Serve(w, r, info, fn, mw...); err != nil {
 			WriteHTTPError(w, err)
 		}
 	})
 }
 
-// Serve is the seam the adapters call. It validates the handshake, runs the
-// middleware chain, upgrades, runs fn and starts the connection's read
-// goroutine, then returns without keeping w, r or any framework context.
+// Serve is the seam the adapters call, and all an adapter for another
+// framework needs of core. It validates the handshake, runs the middleware
+// chain, upgrades, runs fn and starts the connection's read goroutine, then
+// returns without keeping w, r or any framework context.
 //
-// Before the upgrade it writes nothing: a refused handshake returns an
-// *HTTPError for the caller to answer in its framework's way (Handler uses
-// WriteHTTPError). After a successful upgrade it returns nil; the caller must
-// then write nothing to w.
+// The contract an adapter keeps (echows, echo5ws and ginws keep it, and
+// the repository's adapter test suite checks it):
+//
+//   - Call Serve from the route's handler, after the framework's own
+//     middleware, with the framework's http.ResponseWriter and
+//     *http.Request. If the framework has already written the response,
+//     do not call it: the upgrade would follow a status line.
+//   - Fill ConnInfo from the framework: decoded path params, the route's
+//     pattern, the client IP its trusted-proxy settings determined, and
+//     the values its middleware stored for the connection.
+//   - Before the upgrade Serve writes nothing: a refused handshake returns
+//     an *HTTPError. Add its Header to the response and answer with its
+//     Status and its Body as JSON, in the framework's way (Handler uses
+//     WriteHTTPError). Any other error is a failure of the framework's
+//     plumbing: answer 500.
+//   - After a successful upgrade it returns nil and the connection belongs
+//     to the hub: write nothing to w, stop the framework's handler chain,
+//     and report 101 to the framework's logger if it asks.
+//
+// Requests that the framework's middleware refuses before the route
+// handler runs never reach Serve, so Stats.Rejected does not count them.
 func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, info ConnInfo, fn HandlerFunc, mw ...MiddlewareFunc) error {
 	if err := checkHandshake(r); err != nil {
 		return h.refuse(err)
@@ -63,7 +95,7 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, info ConnInfo, fn Ha
 	hw := &hijackWriter{ResponseWriter: w}
 	route := info.Route
 	if route == "" {
-		route = cutUTF8(r.URL.Path, 128) // a client's path: bounded in logs
+		route = quote.Cut(r.URL.Path, maxLoggedPath) // a client's path: bounded in logs
 	}
 	final := func(c *Conn) error { return h.upgrade(hw, r, c, fn, route) }
 	err := h.runChain(h.chain(final, mw), c)
@@ -80,7 +112,7 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, info ConnInfo, fn Ha
 			// gorilla took the connection over and then failed (a client
 			// that broke the handshake after it was checked): nothing may
 			// be written to it any more.
-			h.stats.reject("bad_handshake")
+			h.stats.reject(RejectBadHandshake)
 			h.log.Debug("rushws: upgrade failed after hijack", "ip", c.ip, "err", err)
 			return nil
 		}
@@ -88,11 +120,11 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, info ConnInfo, fn Ha
 		switch {
 		case errors.As(err, &he):
 		case err == nil:
-			he = &HTTPError{Status: http.StatusForbidden, Message: "connection refused", Reason: "middleware"}
+			he = &HTTPError{Status: http.StatusForbidden, Message: "connection refused", Reason: RejectMiddleware}
 		default:
 			h.stats.errors.Add(1)
 			h.log.Error("rushws: handshake failed", "route", route, "ip", c.ip, "err", err)
-			he = &HTTPError{Status: http.StatusInternalServerError, Message: "internal error", Reason: "internal", Err: err}
+			he = &HTTPError{Status: http.StatusInternalServerError, Message: "internal error", Reason: RejectInternal, Err: err}
 		}
 		return h.refuse(he)
 	}
@@ -131,8 +163,8 @@ func (h *Hub) upgrade(hw *hijackWriter, r *http.Request, c *Conn, fn HandlerFunc
 	if !c.originChecked && !h.originAllowed(r) {
 		origin := r.Header.Get("Origin")
 		h.log.Info("rushws: origin refused: not the same origin and no origin middleware on the route",
-			"route", route, "origin", quoteCut(origin), "host", quoteCut(r.Host), "ip", c.ip)
-		return &HTTPError{Status: http.StatusForbidden, Message: "origin not allowed", Reason: "origin"}
+			"route", route, "origin", quote.Input(origin, maxQuoted), "host", quote.Input(r.Host, maxQuoted), "ip", c.ip)
+		return &HTTPError{Status: http.StatusForbidden, Message: "origin not allowed", Reason: RejectOrigin}
 	}
 	up, hdr := h.negotiator(r, c, responseHeader(hw.Header())) // subprotocol.go
 	ws, err := up.Upgrade(hw, r, hdr)
@@ -143,14 +175,14 @@ func (h *Hub) upgrade(hw *hijackWriter, r *http.Request, c *Conn, fn HandlerFunc
 		if hw.hijackErr != nil {
 			h.log.Error("rushws: cannot take over the connection: the response writer does not support hijacking; "+
 				"a middleware on this route (such as Echo's Timeout or a buffering writer) hides http.Hijacker",
-				"path", cutUTF8(r.URL.Path, 128), "err", hw.hijackErr)
-			return &HTTPError{Status: http.StatusInternalServerError, Message: "websocket upgrade not possible on this route", Reason: "hijack", Err: hw.hijackErr}
+				"path", quote.Cut(r.URL.Path, maxLoggedPath), "err", hw.hijackErr)
+			return &HTTPError{Status: http.StatusInternalServerError, Message: "websocket upgrade not possible on this route", Reason: RejectHijack, Err: hw.hijackErr}
 		}
 		if hw.status != 0 { // a check gorilla made that ours did not
-			return &HTTPError{Status: hw.status, Reason: "bad_handshake", Err: err}
+			return &HTTPError{Status: hw.status, Reason: RejectBadHandshake, Err: err}
 		}
 		h.log.Debug("rushws: upgrade failed", "ip", c.ip, "err", err)
-		return &HTTPError{Status: http.StatusBadRequest, Reason: "bad_handshake", Err: err}
+		return &HTTPError{Status: http.StatusBadRequest, Reason: RejectBadHandshake, Err: err}
 	}
 	now := time.Now()
 	c.lastSeen.Store(now.UnixNano())
@@ -211,6 +243,11 @@ func (h *Hub) runHandler(fn HandlerFunc, c *Conn, route string) (err error) {
 	return fn(c)
 }
 
+// The Origin middleware of package middleware marks a connection whose
+// Origin it has decided (before next), so upgrade skips the hub's own
+// check.
+func init() { origincheck.Mark = func(c any) { c.(*Conn).originChecked = true } }
+
 // offersDeflate reports whether the client offers permessage-deflate, the
 // one extension gorilla negotiates.
 func offersDeflate(h http.Header) bool {
@@ -243,15 +280,7 @@ func (c *Conn) closeForError(err error, route string) {
 		}
 		c.closeGraceful(code, ce.Reason)
 	case errors.As(err, &he):
-		code := ClosePolicyViolation
-		switch he.Status {
-		case http.StatusUnauthorized:
-			code = CloseUnauthorized
-		case http.StatusForbidden:
-			code = CloseForbidden
-		case http.StatusTooManyRequests:
-			code = CloseRateLimited
-		}
+		code := CloseCodeForStatus(he.Status)
 		msg := he.Message
 		if msg == "" {
 			msg = http.StatusText(he.Status)
@@ -314,20 +343,20 @@ func cloneParams(ps []Param) []Param {
 // refuse, so refusals are counted and answered before any middleware runs.
 func checkHandshake(r *http.Request) *HTTPError {
 	if r.Method != http.MethodGet {
-		return &HTTPError{Status: http.StatusMethodNotAllowed, Message: "websocket handshake must use GET", Reason: "method",
+		return &HTTPError{Status: http.StatusMethodNotAllowed, Message: "websocket handshake must use GET", Reason: RejectMethod,
 			Header: http.Header{"Allow": {http.MethodGet}}}
 	}
 	if !headerHasToken(r.Header, "Connection", "upgrade") || !headerHasToken(r.Header, "Upgrade", "websocket") {
-		return &HTTPError{Status: http.StatusBadRequest, Message: "not a websocket handshake", Reason: "bad_handshake",
+		return &HTTPError{Status: http.StatusBadRequest, Message: "not a websocket handshake", Reason: RejectBadHandshake,
 			Header: http.Header{"Upgrade": {"websocket"}}}
 	}
 	if r.Header.Get("Sec-Websocket-Version") != "13" {
-		return &HTTPError{Status: http.StatusBadRequest, Message: "unsupported websocket version", Reason: "bad_handshake",
+		return &HTTPError{Status: http.StatusBadRequest, Message: "unsupported websocket version", Reason: RejectBadHandshake,
 			Header: http.Header{"Sec-Websocket-Version": {"13"}}}
 	}
 	key := r.Header.Get("Sec-Websocket-Key")
 	if b, err := base64.StdEncoding.DecodeString(key); err != nil || len(b) != 16 {
-		return &HTTPError{Status: http.StatusBadRequest, Message: "invalid Sec-WebSocket-Key", Reason: "bad_handshake"}
+		return &HTTPError{Status: http.StatusBadRequest, Message: "invalid Sec-WebSocket-Key", Reason: RejectBadHandshake}
 	}
 	return nil
 }
@@ -393,16 +422,35 @@ func WriteHTTPError(w http.ResponseWriter, err error) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(he.Status)
-	_ = json.NewEncoder(w).Encode(ErrorBody(he))
+	_ = json.NewEncoder(w).Encode(he.Body())
 }
 
-// ErrorBody returns the JSON body for a refused handshake.
-func ErrorBody(he *HTTPError) map[string]any {
-	msg := he.Message
+// ErrorBody is the JSON body of a refused handshake,
+// {"message":"token expired","status":401}, the same under every adapter.
+// An adapter answers a refusal with it in its framework's way.
+type ErrorBody struct {
+	// Message is HTTPError.Message, or the status text when that is empty.
+	Message string `json:"message"`
+	// Status is the HTTP status code of the response.
+	Status int `json:"status"`
+}
+
+// Body returns the JSON body that answers the refused handshake.
+func (e *HTTPError) Body() ErrorBody {
+	msg := e.Message
 	if msg == "" {
-		msg = http.StatusText(he.Status)
+		msg = http.StatusText(e.Status)
 	}
-	return map[string]any{"status": he.Status, "message": msg}
+	return ErrorBody{Status: e.Status, Message: msg}
+}
+
+// patternPath returns the path of a ServeMux pattern, without the method
+// ("GET /chat/{room}" is "/chat/{room}"), as the frameworks name routes.
+func patternPath(p string) string {
+	if _, path, ok := strings.Cut(p, " "); ok {
+		return strings.TrimLeft(path, " \t")
+	}
+	return p
 }
 
 // patternParams copies the wildcards of a Go 1.22 ServeMux pattern.

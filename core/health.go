@@ -49,7 +49,7 @@ type BrokerHealth struct {
 // message.
 func (h *Hub) Health() Health {
 	h.mu.RLock()
-	closing, remaining := h.closing, h.reserved
+	closing, remaining := h.closing, h.live
 	h.mu.RUnlock()
 	hl := Health{State: StateServing}
 	switch {

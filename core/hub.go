@@ -32,10 +32,9 @@ type Hub struct {
 	mu       sync.RWMutex
 	conns    map[string]*Conn
 	closing  bool          // Shutdown or Close has begun; guarded by mu
-	live     int           // handshakes in progress and live connections; guarded by mu
+	live     int           // handshakes in progress and live connections, counted against MaxConnections; guarded by mu
 	inServe  int           // of those, the ones still in Serve (user middleware and route handlers); guarded by mu
 	liveWake chan struct{} // closed when live or inServe changes, for waitLive; guarded by mu
-	reserved int           // live, counted against MaxConnections; guarded by mu
 
 	roomsMu sync.RWMutex
 	rooms   map[string]*room
@@ -109,7 +108,7 @@ func NewHub(cfg Config) (*Hub, error) {
 		Subprotocols:      cfg.Subprotocols,
 		EnableCompression: cfg.EnableCompression,
 		// The origin was decided before the upgrade, in one place: see
-		// checkOrigin and MarkOriginChecked.
+		// originAllowed and package internal/origincheck.
 		CheckOrigin: func(*http.Request) bool { return true },
 		// Errors are answered by the hub itself, as JSON.
 		Error: func(w http.ResponseWriter, _ *http.Request, status int, reason error) {
@@ -172,12 +171,11 @@ func (h *Hub) admit() *HTTPError {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closing {
-		return &HTTPError{Status: http.StatusServiceUnavailable, Message: "server is shutting down", Reason: "shutdown"}
+		return &HTTPError{Status: http.StatusServiceUnavailable, Message: "server is shutting down", Reason: RejectShutdown}
 	}
-	if h.cfg.MaxConnections > 0 && h.reserved >= h.cfg.MaxConnections {
-		return &HTTPError{Status: http.StatusServiceUnavailable, Message: "too many connections", Reason: "full"}
+	if h.cfg.MaxConnections > 0 && h.live >= h.cfg.MaxConnections {
+		return &HTTPError{Status: http.StatusServiceUnavailable, Message: "too many connections", Reason: RejectFull}
 	}
-	h.reserved++
 	h.live++
 	h.inServe++
 	return nil
@@ -234,7 +232,6 @@ func (h *Hub) release(c *Conn) {
 	if c != nil && c.registered && h.conns[c.id] == c { // a recovery may have taken its ID over
 		delete(h.conns, c.id)
 	}
-	h.reserved--
 	h.live--
 	h.wakeLocked()
 	h.mu.Unlock()

@@ -58,7 +58,7 @@ const RecoverQuery = "rushws_recover"
 // Conn.Recovered true.
 //
 // What is kept: event messages (Emit) sent to rooms, to everyone, to
-// connections by ID (Hub.ToConn), and by a connection's own Conn.Emit (its
+// connections by ID (Hub.ToIDs), and by a connection's own Conn.Emit (its
 // own stream), each in a bounded per-stream history. Not kept: raw and
 // binary sends (Send, SendBinary, SendJSON), Volatile sends, and
 // EmitWithAck requests (acks in flight are not replayed).

@@ -93,7 +93,7 @@ func TestRecoveryMemoryReplaysMissedInOrder(t *testing.T) {
 			t.Fatal(err)
 		}
 		if i%3 == 0 {
-			s.hub.ToConn(id).Emit("direct", i)
+			s.hub.ToIDs(id).Emit("direct", i)
 		}
 	}
 	s.hub.Broadcast().Emit("news", "all")

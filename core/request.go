@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/rushws/rushws/internal/quote"
 )
 
 // handshakeOnly are the request headers that mean nothing once the
@@ -36,10 +38,10 @@ func (c *Conn) keepRequest() {
 		query = ""
 	}
 	if len(path)+len(rawPath) > budget {
-		path, rawPath = cutUTF8(path, budget), ""
+		path, rawPath = quote.Cut(path, budget), ""
 	}
 	budget -= len(path) + len(rawPath) + len(query)
-	c.host = strings.Clone(cutUTF8(c.host, 256))
+	c.host = strings.Clone(quote.Cut(c.host, 256))
 	c.remoteAddr = strings.Clone(c.remoteAddr)
 
 	hdr := c.header
@@ -123,17 +125,9 @@ func (c *Conn) headerLocked(name string) string {
 	return ""
 }
 
-// cutUTF8 cuts s to at most n bytes without splitting a UTF-8 sequence.
-func cutUTF8(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	s = s[:n]
-	for len(s) > 0 && s[len(s)-1]&0xC0 == 0x80 {
-		s = s[:len(s)-1]
-	}
-	if len(s) > 0 && s[len(s)-1] >= 0xC0 {
-		s = s[:len(s)-1]
-	}
-	return s
-}
+// How much of a client's input core quotes in errors and logs (see
+// package internal/quote): names and header values, and request paths.
+const (
+	maxQuoted     = 64
+	maxLoggedPath = 128
+)

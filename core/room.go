@@ -11,6 +11,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/rushws/rushws/internal/quote"
 )
 
 // room is a named set of connections. members indexes list, which is
@@ -241,15 +243,11 @@ func invalidRoom(name string) error {
 // quoteName quotes a user-supplied name for an error message, escaped and
 // cut to 64 bytes so that a hostile name cannot flood a log.
 func quoteName(name string) string {
-	const maxLen = 64
-	if len(name) <= maxLen {
-		return strconv.Quote(name)
+	s := quote.Input(name, maxQuoted)
+	if len(name) > maxQuoted {
+		s += " (" + strconv.Itoa(len(name)) + " bytes)"
 	}
-	cut := name[:maxLen]
-	for i := 1; i < utf8.UTFMax && !utf8.ValidString(cut); i++ {
-		cut = cut[:len(cut)-1] // do not split the last character
-	}
-	return strconv.Quote(cut) + "... (" + strconv.Itoa(len(name)) + " bytes)"
+	return s
 }
 
 // Rooms returns the names of the rooms the connection is in, sorted. After

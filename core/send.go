@@ -4,9 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/rushws/rushws/internal/quote"
 )
 
 // maxWritev bounds the bytes handed to one writev, so the writer notices a
@@ -46,7 +49,9 @@ func controlOut(op byte, payload []byte) outbound {
 
 // closeOut frames a close frame with code and reason.
 func closeOut(code int, reason string) outbound {
-	reason = truncateReason(reason)
+	// A close frame's reason must be UTF-8 (RFC 6455 7.1.6): a browser
+	// fails the connection on anything else.
+	reason = quote.Cut(strings.ToValidUTF8(reason, ""), maxCloseReason)
 	p := make([]byte, 2, 2+len(reason))
 	p[0], p[1] = byte(code>>8), byte(code)
 	return controlOut(opClose, append(p, reason...))
@@ -86,10 +91,10 @@ func (c *Conn) SendJSON(v any) error {
 
 // Emit queues the event message {"event":event,"data":data}. With
 // recovery on it is kept in the connection's history, like a send through
-// Hub.ToConn, so a client that reconnects gets it if it was missed.
+// Hub.ToIDs, so a client that reconnects gets it if it was missed.
 func (c *Conn) Emit(event string, data any) error {
 	if c.sess != nil {
-		_, err := c.hub.ToConn(c.id).Emit(event, data)
+		_, err := c.hub.ToIDs(c.id).Emit(event, data)
 		return err
 	}
 	b, err := appendEvent(newFrameBuf(64), event, data, 0)
@@ -508,15 +513,6 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// truncateReason keeps a close reason within the 123 bytes a close frame
-// allows, without splitting a UTF-8 sequence.
-func truncateReason(s string) string {
-	if len(s) <= 123 {
-		return s
-	}
-	s = s[:123]
-	for len(s) > 0 && !utf8.ValidString(s) {
-		s = s[:len(s)-1]
-	}
-	return s
-}
+// maxCloseReason is the most bytes of reason a close frame carries;
+// longer reasons are cut without splitting a UTF-8 character.
+const maxCloseReason = 123

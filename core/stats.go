@@ -5,6 +5,8 @@ import (
 	"maps"
 	"math"
 	"net/http"
+	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -104,6 +106,83 @@ const (
 )
 
 const numCloseClasses = 9
+
+// Rejection reasons: what Stats.Rejected counts refused handshakes by. The
+// hub and package middleware refuse only under these; an HTTPError with a
+// Reason of the application's own adds to them, and one without a Reason
+// is counted under the reason its Status maps to (RejectReasonFor).
+const (
+	// RejectBadHandshake is a request that is not a valid WebSocket
+	// handshake (400): no Upgrade, a wrong version or key.
+	RejectBadHandshake = "bad_handshake"
+	// RejectMethod is a handshake that does not use GET (405).
+	RejectMethod = "method"
+	// RejectOrigin is a browser's Origin that the hub's same-origin rule
+	// or the Origin middleware refused (403).
+	RejectOrigin = "origin"
+	// RejectFull is a hub at Config.MaxConnections (503).
+	RejectFull = "full"
+	// RejectShutdown is a handshake after Shutdown or Close began (503).
+	RejectShutdown = "shutdown"
+	// RejectHijack is a route where a middleware hides http.Hijacker, so
+	// no upgrade is possible (500).
+	RejectHijack = "hijack"
+	// RejectMiddleware is connection middleware that returned nil without
+	// calling next (403).
+	RejectMiddleware = "middleware"
+	// RejectInternal is middleware that failed with an error that is not
+	// an *HTTPError, or panicked (500).
+	RejectInternal = "internal"
+	// RejectUnauthorized is a 401: the JWT middleware's refusals.
+	RejectUnauthorized = "unauthorized"
+	// RejectForbidden is a 403 without a Reason of its own.
+	RejectForbidden = "forbidden"
+	// RejectRateLimited is a 429: the RateLimit middleware's handshake
+	// limit.
+	RejectRateLimited = "rate_limited"
+	// RejectTooManyConnections is the RateLimit middleware's limit of
+	// concurrent connections per key.
+	RejectTooManyConnections = "too_many_connections"
+	// RejectUnavailable is a 503 without a Reason of its own.
+	RejectUnavailable = "unavailable"
+	// RejectSubprotocol is a browser that offered its token as its only
+	// subprotocol, so the 101 could select none and the browser would fail
+	// the connection (400, from the JWT middleware).
+	RejectSubprotocol = "subprotocol"
+)
+
+// rejectReasons lists the rejection reasons, sorted.
+var rejectReasons = [...]string{
+	RejectBadHandshake, RejectForbidden, RejectFull, RejectHijack, RejectInternal, RejectMethod,
+	RejectMiddleware, RejectOrigin, RejectRateLimited, RejectShutdown, RejectSubprotocol,
+	RejectTooManyConnections, RejectUnauthorized, RejectUnavailable,
+}
+
+// RejectReasons returns every reason the hub and package middleware count
+// refusals under in Stats.Rejected, sorted: a fixed set that a metrics
+// system can label by. Package metrics takes its labels from it.
+func RejectReasons() []string { return slices.Clone(rejectReasons[:]) }
+
+// RejectReasonFor returns the reason a refusal with the given HTTP status
+// and no Reason of its own is counted under: one of RejectReasons for
+// 400, 401, 403, 405, 429 and 503, else "status_" and the number.
+func RejectReasonFor(status int) string {
+	switch status {
+	case http.StatusBadRequest:
+		return RejectBadHandshake
+	case http.StatusUnauthorized:
+		return RejectUnauthorized
+	case http.StatusForbidden:
+		return RejectForbidden
+	case http.StatusMethodNotAllowed:
+		return RejectMethod
+	case http.StatusTooManyRequests:
+		return RejectRateLimited
+	case http.StatusServiceUnavailable:
+		return RejectUnavailable
+	}
+	return "status_" + strconv.Itoa(status)
+}
 
 // closeClassNames lists the close classes in index order.
 var closeClassNames = [numCloseClasses]string{
@@ -238,12 +317,12 @@ type Stats struct {
 	Connections int `json:"connections"`
 	// Accepted counts upgraded connections.
 	Accepted uint64 `json:"accepted"`
-	// Rejected counts refused handshakes by reason: "bad_handshake",
-	// "method", "origin", "full", "shutdown", "hijack", "middleware",
-	// "internal", those of package middleware ("unauthorized",
-	// "rate_limited", "too_many_connections"), an HTTPError's own Reason,
-	// or one derived from its status ("forbidden", "unavailable",
-	// "status_418").
+	// Rejected counts refused handshakes by reason: one of RejectReasons
+	// (the hub's and package middleware's), an HTTPError's own Reason, or
+	// one derived from its status ("status_418", see RejectReasonFor).
+	// Refusals by the framework's own middleware in front of the route
+	// (an echo-jwt group's 401, a Gin middleware's abort) are not here:
+	// the hub never sees those requests.
 	Rejected map[string]uint64 `json:"rejected"`
 	// EventsRefused counts events refused by event middleware (or a
 	// handler) by reason: RefuseForbidden for ErrForbidden, the reasons of
@@ -290,10 +369,10 @@ type Stats struct {
 	// PingRTTHistogram counts every ping round trip, in seconds, so
 	// percentiles can be read from it.
 	PingRTTHistogram Histogram `json:"pingRttHistogram"`
-	// QueueHistogram counts the bytes a connection's writer found queued
-	// each time it woke up: mostly small when clients keep up, near the
-	// send-queue bound when some do not.
-	QueueHistogram Histogram `json:"sendQueueHistogram"`
+	// SendQueueHistogram counts the bytes a connection's writer found
+	// queued each time it woke up: mostly small when clients keep up, near
+	// the send-queue bound when some do not.
+	SendQueueHistogram Histogram `json:"sendQueueHistogram"`
 	// Broker holds the broker's counters; nil when the hub has no broker.
 	Broker *BrokerStats `json:"broker,omitempty"`
 	// Recovery holds the recovery counters; nil when recovery is off.
@@ -354,7 +433,7 @@ func (h *Hub) Stats() Stats {
 		Pauses:                   s.pauses.Load(),
 		PingRTT:                  time.Duration(s.rtt.Load()),
 		PingRTTHistogram:         s.rttHist.snapshot(&rttBounds),
-		QueueHistogram:           s.queueHst.snapshot(&queueBounds),
+		SendQueueHistogram:       s.queueHst.snapshot(&queueBounds),
 	}
 	if b := h.cfg.Broker; b != nil {
 		bs := b.Stats()

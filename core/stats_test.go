@@ -138,7 +138,7 @@ func TestStatsHistograms(t *testing.T) {
 		return s.hub.Stats().PingRTTHistogram.Count >= 2
 	})
 	st := s.hub.Stats()
-	for name, h := range map[string]core.Histogram{"ping": st.PingRTTHistogram, "queue": st.QueueHistogram} {
+	for name, h := range map[string]core.Histogram{"ping": st.PingRTTHistogram, "queue": st.SendQueueHistogram} {
 		if len(h.Counts) != len(h.Bounds)+1 {
 			t.Errorf("%s: %d counts for %d bounds, want one more", name, len(h.Counts), len(h.Bounds))
 		}
@@ -162,7 +162,7 @@ func TestStatsHistograms(t *testing.T) {
 	if st.PingRTTHistogram.Sum/float64(st.PingRTTHistogram.Count) >= 1 {
 		t.Errorf("mean ping round trip %vs, want under 1s", st.PingRTTHistogram.Sum/float64(st.PingRTTHistogram.Count))
 	}
-	if over := st.QueueHistogram.Counts[len(st.QueueHistogram.Bounds)]; over != 0 {
+	if over := st.SendQueueHistogram.Counts[len(st.SendQueueHistogram.Bounds)]; over != 0 {
 		t.Errorf("%d wake-ups found more than 4 MiB queued", over)
 	}
 }

@@ -10,12 +10,14 @@ import (
 	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/rushws/rushws/internal/quote"
 )
 
 // Target names who a send goes to: everyone, the members of one or more
 // rooms, or connections by ID (each connection once), minus the sending
 // connection when it was made from a Conn, minus what Except, ExceptIDs and
-// ExceptRooms name. Build one with Hub.Broadcast, Hub.To, Hub.ToConn,
+// ExceptRooms name. Build one with Hub.Broadcast, Hub.To, Hub.ToIDs,
 // Conn.Broadcast or Conn.To, and refine it with the methods that return a
 // Target. A Target is a small value; it is safe to use from any goroutine.
 //
@@ -26,7 +28,7 @@ import (
 type Target struct {
 	hub         *Hub
 	rooms       []string
-	conns       []string // connection IDs (ToConn)
+	conns       []string // connection IDs (ToIDs)
 	all         bool
 	remote      bool     // delivering for another hub: never published again
 	sender      *Conn    // the connection the target was made from, excluded
@@ -42,11 +44,17 @@ func (h *Hub) Broadcast() Target { return Target{hub: h, all: true} }
 // To targets the members of the named rooms, each connection once.
 func (h *Hub) To(rooms ...string) Target { return Target{hub: h, rooms: rooms} }
 
-// ToConn targets the connections with the given IDs: a user's connections,
-// say. An ID held by another hub is reached through the broker (its ID
-// names its hub); without a broker, or for an ID of no live connection,
-// nothing is sent to it and no error is returned.
-func (h *Hub) ToConn(ids ...string) Target { return Target{hub: h, conns: ids} }
+// ToIDs targets the connections with the given IDs (Conn.ID): a user's
+// connections, say. An ID held by another hub is reached through the
+// broker (its ID names its hub); without a broker, or for an ID of no live
+// connection, nothing is sent to it and no error is returned. Its name
+// pairs with Target.ExceptIDs, as To pairs with ExceptRooms.
+func (h *Hub) ToIDs(ids ...string) Target { return Target{hub: h, conns: ids} }
+
+// ToConn is the old name of ToIDs.
+//
+// Deprecated: use ToIDs, whose name says that it takes connection IDs.
+func (h *Hub) ToConn(ids ...string) Target { return h.ToIDs(ids...) }
 
 // Broadcast targets every connection of the hub except c.
 func (c *Conn) Broadcast() Target { return Target{hub: c.hub, all: true, sender: c} }
@@ -127,7 +135,7 @@ func (t Target) SendJSON(v any) (int, error) {
 // Close closes every connection of the target gracefully with code and
 // reason (what is queued is sent first): kick a room with
 // hub.To(room).Close(4000, "room closed"), or end a user's connections with
-// hub.ToConn(ids...).Close(...). With a broker, the members on other hubs
+// hub.ToIDs(ids...).Close(...). With a broker, the members on other hubs
 // are closed too. It returns how many connections of this hub were asked to
 // close, and an error for a code a close frame may not carry (see
 // Conn.Close).
@@ -138,7 +146,7 @@ func (t Target) Close(code int, reason string) (int, error) {
 	if err := t.validate(); err != nil {
 		return 0, err
 	}
-	reason = truncateReason(reason)
+	reason = quote.Cut(reason, maxCloseReason)
 	n := t.closeLocal(code, reason)
 	if t.hub.broker != nil && !t.remote {
 		t.publish(websocket.TextMessage, []byte(reason), code)

@@ -79,7 +79,7 @@ func dialMember(t *testing.T, s *server, rooms ...string) member {
 // that was not sent from one that is late.
 func fence(t *testing.T, hub *core.Hub, m member) {
 	t.Helper()
-	if _, err := hub.ToConn(m.id).Emit("fence", nil); err != nil {
+	if _, err := hub.ToIDs(m.id).Emit("fence", nil); err != nil {
 		t.Fatal(err)
 	}
 	m.Expect("fence")
@@ -132,11 +132,11 @@ func TestTargetExcept(t *testing.T) {
 		{"from a connection, with Except", func(h *core.Hub, a, b, c member) (int, error) {
 			return h.Conn(a.id).To("r").Except(h.Conn(c.id)).Emit("m", "x")
 		}, []bool{false, true, false}},
-		{"ToConn with Except", func(h *core.Hub, a, b, c member) (int, error) {
-			return h.ToConn(a.id, b.id, c.id).ExceptRooms("vip").Emit("m", "x")
+		{"ToIDs with Except", func(h *core.Hub, a, b, c member) (int, error) {
+			return h.ToIDs(a.id, b.id, c.id).ExceptRooms("vip").Emit("m", "x")
 		}, []bool{true, false, false}},
-		{"ToConn and a room, each once", func(h *core.Hub, a, b, c member) (int, error) {
-			return h.ToConn(a.id, b.id, a.id).To("vip").Emit("m", "x")
+		{"ToIDs and a room, each once", func(h *core.Hub, a, b, c member) (int, error) {
+			return h.ToIDs(a.id, b.id, a.id).To("vip").Emit("m", "x")
 		}, []bool{true, true, true}},
 	}
 	for _, tt := range tests {
@@ -242,7 +242,7 @@ func TestTargetClose(t *testing.T) {
 		}
 	}
 	// A user's connections, by ID.
-	n, err = s.hub.ToConn(u1.id, u2.id).Close(4403, "banned")
+	n, err = s.hub.ToIDs(u1.id, u2.id).Close(4403, "banned")
 	if err != nil || n != 2 {
 		t.Fatalf("close a user's connections = %d, %v", n, err)
 	}
@@ -328,7 +328,7 @@ func TestTargetEmitWithAck(t *testing.T) {
 	}
 	// A closing member answers with ErrClosed.
 	go func() {
-		res, err := s.hub.ToConn(outside.id).EmitWithAck(context.Background(), "question", nil)
+		res, err := s.hub.ToIDs(outside.id).EmitWithAck(context.Background(), "question", nil)
 		done <- outcome{res, err}
 	}()
 	outside.ExpectEvent("question")

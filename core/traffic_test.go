@@ -519,7 +519,7 @@ func TestSlowRouteHandlerWarned(t *testing.T) {
 	})
 	cl := wstest.Dial(t, s.url("slow"))
 	eventually(t, "the warning", func() bool { return strings.Contains(s.logs.String(), "route handler still running") })
-	if logs := s.logs.String(); !strings.Contains(logs, "route=/ws/slow") || strings.Count(logs, "route handler still running") != 1 {
+	if logs := s.logs.String(); !strings.Contains(logs, "route=/ws/{room}") || strings.Count(logs, "route handler still running") != 1 {
 		t.Fatalf("warning does not name the route once:\n%s", logs)
 	}
 	cl.Abort()

@@ -22,6 +22,28 @@
 // 101), Recover, RequestID, CORS, ContextTimeout and echo-jwt/v5 work in
 // front of it; nothing of the pooled *echo.Context is kept.
 //
+// The route's pattern (c.Path(), such as "/api/chat/:room") names the
+// connection's route in the hub's logs.
+//
+// Operational endpoints have no adapter of their own: the hub's are
+// http.Handlers, mounted with echo.WrapHandler like any other (the adapter's
+// StatsHandler and RoomsHandler are deprecated wrappers of these):
+//
+//	admin := e.Group("/admin", adminAuth)
+//	admin.GET("/ws/stats", echo.WrapHandler(core.StatsHandler(hub)))
+//	admin.GET("/ws/rooms", echo.WrapHandler(core.RoomsHandler(hub))) // ?room=, ?members=, ?limit=
+//	admin.GET("/livez", echo.WrapHandler(core.LiveHandler(hub)))
+//	admin.GET("/readyz", echo.WrapHandler(core.ReadyHandler(hub)))
+//
+// Refusals in front: a request that Echo's own middleware refuses
+// (an echo-jwt group's 401, a rate limiter's 429) never reaches the
+// adapter's handler, so the hub cannot count it: Stats.Rejected and the
+// metrics built on it (rushws_connections_rejected_total) count only the
+// refusals of rushws's own checks and connection middleware. Count the
+// others where they happen, in Echo's RequestLogger or its error handler; or refuse
+// with rushws connection middleware (package middleware's JWT, RateLimit),
+// whose refusals the hub counts by reason.
+//
 // Shutdown: http.Server.Shutdown, and so echo.StartConfig's graceful
 // shutdown, does not wait for hijacked connections. Shut the hub down first,
 // then let StartConfig stop HTTP:

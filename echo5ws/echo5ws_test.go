@@ -2,17 +2,16 @@ package echo5ws_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
 	"github.com/gorilla/websocket"
 	echojwt "github.com/labstack/echo-jwt/v5"
 	"github.com/labstack/echo/v5"
@@ -21,19 +20,34 @@ import (
 	"github.com/rushws/rushws/core"
 	"github.com/rushws/rushws/echo5ws"
 	"github.com/rushws/rushws/internal/adaptertest"
+	"github.com/rushws/rushws/wstest"
 )
 
 // TestContract runs the contract every adapter keeps against echo5ws,
 // mounted with WSWithConfig in a group, as an Echo v5 app would.
 func TestContract(t *testing.T) {
+	t.Parallel()
 	adaptertest.Run(t, adaptertest.Adapter{
 		Name:         "echo5ws",
 		ProxyHeaders: true,
 		Values:       true,
+		Pattern:      adaptertest.Prefix + "/ws/:room/:id",
+		// Echo's router answers 405 for a path it knows under another method.
+		PostOnGetStatus:    http.StatusMethodNotAllowed,
+		PostOnGetJSON:      true,
+		JWT:                true,
+		WriteFirst:         true,
+		Recovery:           true,
+		DeprecatedHandlers: true,
 		Mount: func(t *testing.T, hub *core.Hub, app adaptertest.App) http.Handler {
-			e, _ := newEcho(t)
+			e := echo.New()
+			e.Logger = slog.New(slog.NewTextHandler(app.Log, nil))
+			e.Use(middleware.Recover())
 			if app.TrustLoopbackProxy {
 				e.IPExtractor = echo.ExtractIPFromXFFHeader() // trusts loopback, link-local and private ranges
+			}
+			if route := echo5ws.WS(e, "/ws/:room/:id", hub, app.Handler, app.Middleware...); route.Method != http.MethodGet || route.Path != "/ws/:room/:id" {
+				t.Errorf("WS returned route %s %s, want GET /ws/:room/:id", route.Method, route.Path)
 			}
 			api := e.Group(adaptertest.Prefix, func(next echo.HandlerFunc) echo.HandlerFunc {
 				return func(c *echo.Context) error {
@@ -45,150 +59,54 @@ func TestContract(t *testing.T) {
 						c.Set("user", u)
 					}
 					c.Set("tenant", adaptertest.Tenant)
-					return next(c)
+					if c.Request().Header.Get(adaptertest.HeaderWriteFirst) != "" {
+						c.Response().WriteHeader(http.StatusOK)
+					}
+					err := next(c)
+					if err != nil && app.OnError != nil {
+						app.OnError(err)
+					}
+					return err
 				}
 			})
-			echo5ws.WSWithConfig(api, "/ws/:room/:id", hub, app.Handler, echo5ws.Config{
+			if app.JWTKey != nil {
+				api.Use(echojwt.WithConfig(echojwt.Config{SigningKey: app.JWTKey}))
+			}
+			api.GET("/admin/stats", echo.WrapHandler(core.StatsHandler(hub)))
+			api.GET("/admin/rooms", echo.WrapHandler(core.RoomsHandler(hub)))
+			api.GET("/admin/livez", echo.WrapHandler(core.LiveHandler(hub)))
+			api.GET("/admin/readyz", echo.WrapHandler(core.ReadyHandler(hub)))
+			api.GET("/admin/old-stats", echo5ws.StatsHandler(hub))
+			api.GET("/admin/old-rooms", echo5ws.RoomsHandler(hub))
+			cfg := echo5ws.Config{
 				Middleware:  app.Middleware,
 				ContextKeys: []string{"user", "tenant"},
 				RouteMiddleware: []echo.MiddlewareFunc{func(next echo.HandlerFunc) echo.HandlerFunc {
 					return func(c *echo.Context) error {
+						if c.Request().Header.Get(adaptertest.HeaderRefuseRoute) != "" {
+							return echo.NewHTTPError(adaptertest.RefuseStatus, "refused by the route")
+						}
 						c.Response().Header().Set(adaptertest.HeaderRoute, "ws")
 						return next(c)
 					}
 				}},
-			})
+			}
+			api.Any("/any/:room/:id", echo5ws.HandlerWithConfig(hub, app.Handler, cfg))
+			if route := echo5ws.WSWithConfig(api, "/ws/:room/:id", hub, app.Handler, cfg); route.Method != http.MethodGet || route.Path != adaptertest.Prefix+"/ws/:room/:id" {
+				t.Errorf("WSWithConfig returned route %s %s, want GET %s/ws/:room/:id", route.Method, route.Path, adaptertest.Prefix)
+			}
 			return e
 		},
 	})
-}
-
-var jwtKey = []byte("test-secret-key")
-
-func signToken(t *testing.T, sub string) string {
-	t.Helper()
-	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
-		"sub": sub,
-		"exp": time.Now().Add(time.Hour).Unix(),
-	}).SignedString(jwtKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-// whoHandler reads echo-jwt's token with c.Get("user"), greets with the
-// subject, and answers "whoami" with it from then on.
-func whoHandler(c *core.Conn) error {
-	token, ok := c.Get("user").(*jwt.Token)
-	if !ok {
-		return fmt.Errorf("no token in c.Get(\"user\"): %T", c.Get("user"))
-	}
-	sub, err := token.Claims.GetSubject()
-	if err != nil {
-		return err
-	}
-	if err := c.On("whoami", func(c *core.Conn, _ json.RawMessage) (any, error) {
-		token, _ := c.Get("user").(*jwt.Token)
-		sub, _ := token.Claims.GetSubject()
-		return nil, c.Emit("me", sub)
-	}); err != nil {
-		return err
-	}
-	return c.Emit("welcome", sub)
-}
-
-// TestWSInsideEchoJWTGroup is an existing Echo v5 app adding a WebSocket
-// route in one line inside a group protected by echo-jwt/v5: the route
-// handler reads the claims with c.Get("user"), every connection keeps its
-// own after Echo reuses its pooled context, and requests without a valid
-// token are refused by echo-jwt before the hub sees them.
-func TestWSInsideEchoJWTGroup(t *testing.T) {
-	hub, _ := newHub(t, core.Config{})
-	e, echoLog := newEcho(t)
-	api := e.Group("/api", echojwt.WithConfig(echojwt.Config{SigningKey: jwtKey}))
-	route := echo5ws.WS(api, "/chat/:room", hub, whoHandler)
-	if route.Method != http.MethodGet || route.Path != "/api/chat/:room" {
-		t.Errorf("WS returned route %s %s, want GET /api/chat/:room", route.Method, route.Path)
-	}
-	srv, errLog := startServer(t, e)
-
-	const users = 12
-	conns := make([]*websocket.Conn, users)
-	for i := range conns {
-		sub := fmt.Sprintf("user-%d", i)
-		ws, _ := dial(t, wsURL(srv, "/api/chat/lobby"), http.Header{"Authorization": {"Bearer " + signToken(t, sub)}})
-		var got string
-		expectEvent(t, ws, "welcome", &got)
-		if got != sub {
-			t.Fatalf("connection %d: welcome %q, want %q", i, got, sub)
-		}
-		conns[i] = ws
-	}
-	for i, ws := range conns {
-		mustEmit(t, ws, "whoami", nil)
-		var got string
-		expectEvent(t, ws, "me", &got)
-		if want := fmt.Sprintf("user-%d", i); got != want {
-			t.Errorf("connection %d: c.Get(\"user\") is %q after later requests, want %q", i, got, want)
-		}
-	}
-	for name, h := range map[string]http.Header{
-		"no token":  nil,
-		"bad token": {"Authorization": {"Bearer " + signToken(t, "mallory") + "x"}},
-	} {
-		_, resp, err := tryDial(wsURL(srv, "/api/chat/lobby"), h)
-		if err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
-			t.Errorf("%s: dial error %v, want 401 from echo-jwt", name, err)
-		}
-	}
-	if st := hub.Stats(); len(st.Rejected) != 0 || st.Accepted != users {
-		t.Errorf("Stats: rejected %v accepted %d, want none and %d: echo-jwt refuses before the hub", st.Rejected, st.Accepted, users)
-	}
-	for _, ws := range conns {
-		closeClient(ws)
-	}
-	waitNoConnections(t, hub)
-	noHijackNoise(t, errLog, map[string]*syncBuffer{"Echo logger": echoLog})
 }
 
 // TestContextKeys shows which echo.Context values reach the connection:
 // "user" by default, exactly the named keys with Config.ContextKeys, and
 // never a nil value.
 func TestContextKeys(t *testing.T) {
-	tests := []struct {
-		name  string
-		mount func(e *echo.Echo, hub *core.Hub, fn core.HandlerFunc)
-		want  map[string]any
-	}{
-		{
-			name:  "Handler copies user",
-			mount: func(e *echo.Echo, hub *core.Hub, fn core.HandlerFunc) { e.GET("/ws", echo5ws.Handler(hub, fn)) },
-			want:  map[string]any{"user": "alice"},
-		},
-		{
-			name:  "WS copies user",
-			mount: func(e *echo.Echo, hub *core.Hub, fn core.HandlerFunc) { echo5ws.WS(e, "/ws", hub, fn) },
-			want:  map[string]any{"user": "alice"},
-		},
-		{
-			name: "named keys only",
-			mount: func(e *echo.Echo, hub *core.Hub, fn core.HandlerFunc) {
-				echo5ws.WSWithConfig(e, "/ws", hub, fn, echo5ws.Config{ContextKeys: []string{"tenant", "unset"}})
-			},
-			want: map[string]any{"tenant": "acme"},
-		},
-		{
-			name: "HandlerWithConfig",
-			mount: func(e *echo.Echo, hub *core.Hub, fn core.HandlerFunc) {
-				e.GET("/ws", echo5ws.HandlerWithConfig(hub, fn, echo5ws.Config{ContextKeys: []string{"user", "tenant"}}))
-			},
-			want: map[string]any{"user": "alice", "tenant": "acme"},
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			hub, _ := newHub(t, core.Config{})
+	t.Parallel()
+	mount := func(route func(e *echo.Echo, hub *core.Hub, fn core.HandlerFunc)) func(*testing.T, *core.Hub, core.HandlerFunc) http.Handler {
+		return func(t *testing.T, hub *core.Hub, fn core.HandlerFunc) http.Handler {
 			e, _ := newEcho(t)
 			e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
 				return func(c *echo.Context) error {
@@ -198,141 +116,69 @@ func TestContextKeys(t *testing.T) {
 					return next(c)
 				}
 			})
-			tt.mount(e, hub, func(c *core.Conn) error {
-				got := map[string]any{}
-				for _, k := range []string{"user", "tenant", "unset"} {
-					if v := c.Get(k); v != nil {
-						got[k] = v
-					}
-				}
-				return c.Emit("values", got)
-			})
-			srv, _ := startServer(t, e)
-			ws, _ := dial(t, wsURL(srv, "/ws"), nil)
-			var got map[string]any
-			expectEvent(t, ws, "values", &got)
-			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
-				t.Errorf("connection values = %v, want %v", got, tt.want)
-			}
-			closeClient(ws)
-			waitNoConnections(t, hub)
-		})
-	}
-}
-
-// TestRouteMiddleware checks that Echo route middleware given to
-// WSWithConfig runs for that route only and refuses in Echo's way.
-func TestRouteMiddleware(t *testing.T) {
-	gate := func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c *echo.Context) error {
-			if c.QueryParam("pass") != "1" {
-				return echo.NewHTTPError(http.StatusForbidden, "gate closed")
-			}
-			return next(c)
+			route(e, hub, fn)
+			return e
 		}
 	}
-	hub, _ := newHub(t, core.Config{})
-	e, _ := newEcho(t)
-	echo5ws.WSWithConfig(e, "/gated/:room", hub, chat, echo5ws.Config{RouteMiddleware: []echo.MiddlewareFunc{gate}})
-	echo5ws.WS(e, "/open/:room", hub, chat)
-	srv, _ := startServer(t, e)
-
-	if _, resp, err := tryDial(wsURL(srv, "/gated/lobby"), nil); err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
-		t.Errorf("gated route without pass: %v, want 403 from the route middleware", err)
-	}
-	for _, path := range []string{"/gated/lobby?pass=1", "/open/lobby"} {
-		ws, _ := dial(t, wsURL(srv, path), nil)
-		exchange(t, ws)
-		closeClient(ws)
-	}
-	waitNoConnections(t, hub)
+	adaptertest.RunValues(t, []adaptertest.ValuesCase{
+		{
+			Name:  "Handler copies user",
+			Mount: mount(func(e *echo.Echo, hub *core.Hub, fn core.HandlerFunc) { e.GET("/ws", echo5ws.Handler(hub, fn)) }),
+			Want:  map[string]any{"user": "alice"},
+		},
+		{
+			Name:  "WS copies user",
+			Mount: mount(func(e *echo.Echo, hub *core.Hub, fn core.HandlerFunc) { echo5ws.WS(e, "/ws", hub, fn) }),
+			Want:  map[string]any{"user": "alice"},
+		},
+		{
+			Name: "named keys only",
+			Mount: mount(func(e *echo.Echo, hub *core.Hub, fn core.HandlerFunc) {
+				echo5ws.WSWithConfig(e, "/ws", hub, fn, echo5ws.Config{ContextKeys: []string{"tenant", "unset"}})
+			}),
+			Want: map[string]any{"tenant": "acme"},
+		},
+		{
+			Name: "HandlerWithConfig",
+			Mount: mount(func(e *echo.Echo, hub *core.Hub, fn core.HandlerFunc) {
+				e.GET("/ws", echo5ws.HandlerWithConfig(hub, fn, echo5ws.Config{ContextKeys: []string{"user", "tenant"}}))
+			}),
+			Want: map[string]any{"user": "alice", "tenant": "acme"},
+		},
+		{
+			Name: "no keys",
+			Mount: mount(func(e *echo.Echo, hub *core.Hub, fn core.HandlerFunc) {
+				echo5ws.WSWithConfig(e, "/ws", hub, fn, echo5ws.Config{ContextKeys: []string{}})
+			}),
+			Want: map[string]any{},
+		},
+	})
 }
 
-// TestRefusalsThroughEcho checks what Echo's router and error handler make
-// of refusals: a rushws refusal keeps its JSON body {"status","message"}
-// and headers, while a POST to a GET route is answered by Echo's router
-// before the hub sees it.
-func TestRefusalsThroughEcho(t *testing.T) {
-	tests := []struct {
-		name       string
-		route      func(e *echo.Echo, hub *core.Hub)
-		method     string
-		wantStatus int
-		wantBody   string
-		wantHeader [2]string
-		wantReject string
-	}{
-		{
-			name:       "POST on a GET route: Echo's router answers",
-			route:      func(e *echo.Echo, hub *core.Hub) { echo5ws.WS(e, "/ws/:room", hub, chat) },
-			method:     http.MethodPost,
-			wantStatus: http.StatusMethodNotAllowed,
-			wantBody:   `{"message":"Method Not Allowed"}`,
-		},
-		{
-			name:       "POST on a route for any method: rushws answers",
-			route:      func(e *echo.Echo, hub *core.Hub) { e.Any("/ws/:room", echo5ws.Handler(hub, chat)) },
-			method:     http.MethodPost,
-			wantStatus: http.StatusMethodNotAllowed,
-			wantBody:   `{"message":"websocket handshake must use GET","status":405}`,
-			wantHeader: [2]string{"Allow", "GET"},
-			wantReject: "method",
-		},
-		{
-			name: "rate limited with Retry-After",
-			route: func(e *echo.Echo, hub *core.Hub) {
-				echo5ws.WS(e, "/ws/:room", hub, chat, func(core.HandlerFunc) core.HandlerFunc {
-					return func(*core.Conn) error {
-						return &core.HTTPError{Status: http.StatusTooManyRequests, Message: "slow down", Header: http.Header{"Retry-After": {"7"}}}
-					}
-				})
-			},
-			method:     http.MethodGet,
-			wantStatus: http.StatusTooManyRequests,
-			wantBody:   `{"message":"slow down","status":429}`,
-			wantHeader: [2]string{"Retry-After", "7"},
-			wantReject: "rate_limited",
-		},
+// TestRouterAnswerThroughEcho checks the body Echo v5's router and error
+// handler give a POST on a GET route, which the hub never sees. The
+// contract covers the refusals rushws makes, with their JSON body.
+func TestRouterAnswerThroughEcho(t *testing.T) {
+	t.Parallel()
+	hub, _ := adaptertest.NewHub(t, core.Config{})
+	e, _ := newEcho(t)
+	echo5ws.WS(e, "/ws/:room", hub, adaptertest.Chat)
+	srv, errLog := adaptertest.StartServer(t, e)
+	resp, body := adaptertest.Handshake(t, srv, http.MethodPost, "/ws/lobby", true, nil)
+	if want := `{"message":"Method Not Allowed"}`; resp.StatusCode != http.StatusMethodNotAllowed || strings.TrimSpace(string(body)) != want {
+		t.Errorf("got %d %s, want 405 %s", resp.StatusCode, body, want)
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			hub, _ := newHub(t, core.Config{})
-			e, _ := newEcho(t)
-			tt.route(e, hub)
-			srv, errLog := startServer(t, e)
-			req, err := http.NewRequest(tt.method, srv.URL+"/ws/lobby", nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			req.Header.Set("Connection", "Upgrade")
-			req.Header.Set("Upgrade", "websocket")
-			req.Header.Set("Sec-WebSocket-Version", "13")
-			req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
-			resp, err := srv.Client().Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			_ = resp.Body.Close()
-			if resp.StatusCode != tt.wantStatus || strings.TrimSpace(string(body)) != tt.wantBody {
-				t.Errorf("got %d %s, want %d %s", resp.StatusCode, body, tt.wantStatus, tt.wantBody)
-			}
-			if k, v := tt.wantHeader[0], tt.wantHeader[1]; k != "" && resp.Header.Get(k) != v {
-				t.Errorf("header %s = %q, want %q", k, resp.Header.Get(k), v)
-			}
-			st := hub.Stats()
-			if tt.wantReject != "" && st.Rejected[tt.wantReject] != 1 || tt.wantReject == "" && len(st.Rejected) != 0 {
-				t.Errorf("Stats.Rejected = %v, want %q", st.Rejected, tt.wantReject)
-			}
-			noHijackNoise(t, errLog, nil)
-		})
+	if st := hub.Stats(); len(st.Rejected) != 0 {
+		t.Errorf("Stats.Rejected = %v, want none", st.Rejected)
 	}
+	adaptertest.NoHijackNoise(t, errLog, nil)
 }
 
 // TestRefusalUnwrapsToHTTPError lets a custom HTTPErrorHandler find the
 // rushws refusal with errors.As.
 func TestRefusalUnwrapsToHTTPError(t *testing.T) {
-	hub, _ := newHub(t, core.Config{})
+	t.Parallel()
+	hub, _ := adaptertest.NewHub(t, core.Config{})
 	e, _ := newEcho(t)
 	found := make(chan int, 1)
 	e.HTTPErrorHandler = func(c *echo.Context, err error) {
@@ -342,8 +188,8 @@ func TestRefusalUnwrapsToHTTPError(t *testing.T) {
 		}
 		_ = c.String(echo.StatusCode(err), "custom")
 	}
-	echo5ws.WS(e, "/ws", hub, chat)
-	srv, _ := startServer(t, e)
+	echo5ws.WS(e, "/ws", hub, adaptertest.Chat)
+	srv, _ := adaptertest.StartServer(t, e)
 	resp, err := http.Get(srv.URL + "/ws") // not a handshake
 	if err != nil {
 		t.Fatal(err)
@@ -367,16 +213,22 @@ func TestRefusalUnwrapsToHTTPError(t *testing.T) {
 // each lets the handshake through, sees the 101, and writes nothing into
 // the hijacked connection.
 func TestEchoMiddleware(t *testing.T) {
-	token := signToken(t, "alice")
-	tests := []struct {
-		name   string
-		setup  func(e *echo.Echo, mwLog io.Writer)
-		header http.Header
-		check  func(t *testing.T, resp *http.Response, mwLog string)
-	}{
+	t.Parallel()
+	key := []byte("test-secret-key")
+	token := adaptertest.SignToken(t, key, "alice")
+	reqCtx := make(chan context.Context, 1)
+	mount := func(setup func(e *echo.Echo, mwLog io.Writer)) func(*testing.T, *core.Hub, io.Writer) (http.Handler, *wstest.LogBuffer) {
+		return func(t *testing.T, hub *core.Hub, mwLog io.Writer) (http.Handler, *wstest.LogBuffer) {
+			e, echoLog := newEcho(t)
+			setup(e, mwLog)
+			echo5ws.WS(e, "/ws/:room", hub, adaptertest.Chat)
+			return e, echoLog
+		}
+	}
+	adaptertest.RunFront(t, []adaptertest.Front{
 		{
-			name: "RequestLogger",
-			setup: func(e *echo.Echo, w io.Writer) {
+			Name: "RequestLogger",
+			Mount: mount(func(e *echo.Echo, w io.Writer) {
 				e.Use(middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
 					LogStatus: true,
 					LogURI:    true,
@@ -385,146 +237,57 @@ func TestEchoMiddleware(t *testing.T) {
 						return err
 					},
 				}))
-			},
-			check: func(t *testing.T, _ *http.Response, log string) {
+			}),
+			Check: func(t *testing.T, _ *http.Response, log string) {
 				if !strings.Contains(log, "status=101") {
 					t.Errorf("RequestLogger did not log status 101:\n%s", log)
 				}
 			},
 		},
 		{
-			name:  "Recover",
-			setup: func(e *echo.Echo, _ io.Writer) { e.Use(middleware.Recover()) },
+			Name:  "Recover",
+			Mount: mount(func(e *echo.Echo, _ io.Writer) { e.Use(middleware.Recover()) }),
 		},
 		{
-			name:  "RequestID",
-			setup: func(e *echo.Echo, _ io.Writer) { e.Use(middleware.RequestID()) },
-			check: func(t *testing.T, resp *http.Response, _ string) {
+			Name:  "RequestID",
+			Mount: mount(func(e *echo.Echo, _ io.Writer) { e.Use(middleware.RequestID()) }),
+			Check: func(t *testing.T, resp *http.Response, _ string) {
 				if resp.Header.Get(echo.HeaderXRequestID) == "" {
 					t.Error("no X-Request-Id on the 101")
 				}
 			},
 		},
 		{
-			name:   "CORS",
-			setup:  func(e *echo.Echo, _ io.Writer) { e.Use(middleware.CORS("*")) },
-			header: http.Header{"Origin": {"SAME-ORIGIN"}},
-			check: func(t *testing.T, resp *http.Response, _ string) {
+			Name:   "CORS",
+			Mount:  mount(func(e *echo.Echo, _ io.Writer) { e.Use(middleware.CORS("*")) }),
+			Header: http.Header{"Origin": {"SAME-ORIGIN"}},
+			Check: func(t *testing.T, resp *http.Response, _ string) {
 				if got := resp.Header.Get(echo.HeaderAccessControlAllowOrigin); got != "*" {
 					t.Errorf("Access-Control-Allow-Origin on the 101 = %q, want *", got)
 				}
 			},
 		},
 		{
-			name:  "ContextTimeout",
-			setup: func(e *echo.Echo, _ io.Writer) { e.Use(middleware.ContextTimeout(50 * time.Millisecond)) },
+			Name: "ContextTimeout",
+			Mount: mount(func(e *echo.Echo, _ io.Writer) {
+				e.Use(middleware.ContextTimeout(50*time.Millisecond), func(next echo.HandlerFunc) echo.HandlerFunc {
+					return func(c *echo.Context) error {
+						reqCtx <- c.Request().Context()
+						return next(c)
+					}
+				})
+			}),
+			// The connection outlives the request's deadline.
+			AfterWelcome: func(t *testing.T) { <-(<-reqCtx).Done() },
 		},
 		{
-			name: "echo-jwt",
-			setup: func(e *echo.Echo, _ io.Writer) {
-				e.Use(echojwt.WithConfig(echojwt.Config{SigningKey: jwtKey}))
-			},
-			header: http.Header{"Authorization": {"Bearer " + token}},
+			Name: "echo-jwt",
+			Mount: mount(func(e *echo.Echo, _ io.Writer) {
+				e.Use(echojwt.WithConfig(echojwt.Config{SigningKey: key}))
+			}),
+			Header: http.Header{"Authorization": {"Bearer " + token}},
 		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			hub, _ := newHub(t, core.Config{})
-			e, echoLog := newEcho(t)
-			mwLog := &syncBuffer{}
-			tt.setup(e, mwLog)
-			echo5ws.WS(e, "/ws/:room", hub, chat)
-			srv, errLog := startServer(t, e)
-
-			h := http.Header{}
-			for k, vs := range tt.header {
-				h[k] = vs
-			}
-			if h.Get("Origin") == "SAME-ORIGIN" {
-				h.Set("Origin", srv.URL)
-			}
-			ws, resp := dial(t, wsURL(srv, "/ws/lobby"), h)
-			expectEvent(t, ws, "welcome", nil)
-			if tt.name == "ContextTimeout" {
-				time.Sleep(100 * time.Millisecond) // past the request's deadline
-			}
-			exchange(t, ws)
-			closeClient(ws)
-			waitNoConnections(t, hub)
-			errLog.waitIdle(t)
-			if tt.check != nil {
-				tt.check(t, resp, mwLog.String())
-			}
-			noHijackNoise(t, errLog, map[string]*syncBuffer{"Echo logger": echoLog, "middleware log": mwLog})
-		})
-	}
-}
-
-// TestRecoverAfterUpgrade checks that a panicking route handler is
-// recovered by the hub (close 1011), not by Echo's Recover, which would
-// write a 500 on the hijacked connection.
-func TestRecoverAfterUpgrade(t *testing.T) {
-	hub, hubLog := newHub(t, core.Config{})
-	e, echoLog := newEcho(t)
-	e.Use(middleware.Recover())
-	echo5ws.WS(e, "/ws", hub, func(c *core.Conn) error { panic("boom") })
-	srv, errLog := startServer(t, e)
-
-	ws, _ := dial(t, wsURL(srv, "/ws"), nil)
-	_ = ws.SetReadDeadline(time.Now().Add(waitTimeout))
-	_, _, err := ws.ReadMessage()
-	var ce *websocket.CloseError
-	if !errors.As(err, &ce) || ce.Code != websocket.CloseInternalServerErr {
-		t.Errorf("read after a panicking handler: %v, want close 1011", err)
-	}
-	_ = ws.Close()
-	waitNoConnections(t, hub)
-	if !strings.Contains(hubLog.String(), "boom") {
-		t.Errorf("hub did not log the panic:\n%s", hubLog.String())
-	}
-	noHijackNoise(t, errLog, map[string]*syncBuffer{"Echo logger": echoLog})
-}
-
-func getJSON(t *testing.T, url string, v any) {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: status %d", url, resp.StatusCode)
-	}
-	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
-		t.Errorf("GET %s: Content-Type %q, want JSON", url, ct)
-	}
-	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-}
-
-func TestStatsHandler(t *testing.T) {
-	hub, _ := newHub(t, core.Config{})
-	e, _ := newEcho(t)
-	echo5ws.WS(e, "/ws/:room", hub, chat)
-	e.GET("/admin/ws/stats", echo5ws.StatsHandler(hub))
-	e.GET("/admin/ws/rooms", echo5ws.RoomsHandler(hub))
-	srv, _ := startServer(t, e)
-
-	ws, _ := dial(t, wsURL(srv, "/ws/lobby"), nil)
-	expectEvent(t, ws, "welcome", nil)
-	var st core.Stats
-	getJSON(t, srv.URL+"/admin/ws/stats", &st)
-	if st.Connections != 1 || st.Accepted != 1 || st.Rooms != 1 {
-		t.Errorf("stats: connections %d accepted %d rooms %d, want 1 1 1", st.Connections, st.Accepted, st.Rooms)
-	}
-	var rooms []core.RoomInfo
-	getJSON(t, srv.URL+"/admin/ws/rooms", &rooms)
-	if len(rooms) != 1 || rooms[0].Name != "lobby" || rooms[0].Members != 1 {
-		t.Errorf("rooms = %+v, want lobby with 1 member", rooms)
-	}
-	closeClient(ws)
-	waitNoConnections(t, hub)
+	})
 }
 
 // TestGracefulShutdown serves an app with echo.StartConfig as the README
@@ -532,9 +295,10 @@ func TestStatsHandler(t *testing.T) {
 // StartConfig's graceful shutdown stops HTTP within GracefulTimeout, and
 // Start returns.
 func TestGracefulShutdown(t *testing.T) {
-	hub, _ := newHub(t, core.Config{})
+	t.Parallel()
+	hub, _ := adaptertest.NewHub(t, core.Config{})
 	e, _ := newEcho(t)
-	echo5ws.WS(e, "/ws/:room", hub, chat)
+	echo5ws.WS(e, "/ws/:room", hub, adaptertest.Chat)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -545,21 +309,21 @@ func TestGracefulShutdown(t *testing.T) {
 	hubDone := make(chan error, 1)
 	go func() {
 		<-signal.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), adaptertest.WaitTimeout)
 		defer cancel()
 		hubDone <- hub.Shutdown(ctx) // WebSockets first
 		stopHTTP()                   // then HTTP, within GracefulTimeout
 	}()
 	started := make(chan error, 1)
 	go func() {
-		started <- echo.StartConfig{Listener: ln, HideBanner: true, HidePort: true, GracefulTimeout: waitTimeout}.Start(httpCtx, e)
+		started <- echo.StartConfig{Listener: ln, HideBanner: true, HidePort: true, GracefulTimeout: adaptertest.WaitTimeout}.Start(httpCtx, e)
 	}()
 
-	ws, _ := dial(t, "ws://"+ln.Addr().String()+"/ws/lobby", nil)
-	expectEvent(t, ws, "welcome", nil)
+	ws, _ := adaptertest.Dial(t, "ws://"+ln.Addr().String()+"/ws/lobby", nil)
+	adaptertest.ExpectEvent(t, ws, "welcome", nil)
 	sendSignal()
 
-	_ = ws.SetReadDeadline(time.Now().Add(waitTimeout))
+	_ = ws.SetReadDeadline(time.Now().Add(adaptertest.WaitTimeout))
 	_, _, err = ws.ReadMessage()
 	var ce *websocket.CloseError
 	if !errors.As(err, &ce) || ce.Code != websocket.CloseGoingAway {
@@ -573,48 +337,10 @@ func TestGracefulShutdown(t *testing.T) {
 		if err != nil {
 			t.Errorf("StartConfig.Start: %v", err)
 		}
-	case <-time.After(waitTimeout):
+	case <-time.After(adaptertest.WaitTimeout):
 		t.Fatal("StartConfig.Start did not return after the shutdown")
 	}
-	if _, _, err := tryDial("ws://"+ln.Addr().String()+"/ws/lobby", nil); err == nil {
+	if _, _, err := adaptertest.TryDial("ws://"+ln.Addr().String()+"/ws/lobby", nil); err == nil {
 		t.Error("dial after shutdown succeeded")
 	}
-}
-
-// TestUpgradeAfterResponseWritten: once a middleware has written the
-// response status, no upgrade can follow. The handshake fails for the
-// client with that status, the hub counts no connection, and the returned
-// error names the cause for Echo's loggers.
-func TestUpgradeAfterResponseWritten(t *testing.T) {
-	hub, _ := newHub(t, core.Config{})
-	e, _ := newEcho(t)
-	errs := make(chan string, 1)
-	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c *echo.Context) error {
-			c.Response().WriteHeader(http.StatusOK)
-			err := next(c)
-			if err != nil {
-				errs <- err.Error()
-			}
-			return err
-		}
-	})
-	echo5ws.WS(e, "/ws/:room", hub, chat)
-	srv, errLog := startServer(t, e)
-
-	ws, resp, err := tryDial(wsURL(srv, "/ws/lobby"), nil)
-	if err == nil {
-		_ = ws.Close()
-		t.Fatal("dial succeeded after the response was written, want a failed handshake")
-	}
-	if resp == nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("dial: %v, want the 200 the middleware wrote", err)
-	}
-	if got, want := <-errs, `echo5ws: cannot upgrade "/ws/:room" to a WebSocket: an earlier handler already wrote the response (status 200)`; got != want {
-		t.Errorf("error:\n got %s\nwant %s", got, want)
-	}
-	if st := hub.Stats(); st.Accepted != 0 || st.Connections != 0 {
-		t.Errorf("Stats: accepted %d connections %d, want none", st.Accepted, st.Connections)
-	}
-	noHijackNoise(t, errLog, nil)
 }

@@ -7,59 +7,51 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-	"github.com/gorilla/websocket"
-	echojwt "github.com/labstack/echo-jwt/v5"
 	"github.com/labstack/echo/v5"
 
 	"github.com/rushws/rushws/core"
 	"github.com/rushws/rushws/echo5ws"
+	"github.com/rushws/rushws/wstest"
 )
 
-// An Echo v5 app adds a WebSocket route in one line inside its API group,
-// which echo-jwt protects; the route handler reads the token echo-jwt set.
+// An Echo v5 app adds a WebSocket route in one line inside its API group.
+// What the group's middleware stored under "user" (echo-jwt's token, here
+// a plain name) is readable with c.Get; other keys are copied when
+// Config.ContextKeys names them.
 func ExampleWS() {
-	key := []byte("example-secret")
 	hub, err := core.NewHub(core.Config{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		panic(err)
 	}
 	e := echo.New()
 	e.IPExtractor = echo.ExtractIPDirect() // behind a proxy: echo.ExtractIPFromXFFHeader(echo.TrustIPRange(proxyNet))
-
-	api := e.Group("/api", echojwt.WithConfig(echojwt.Config{SigningKey: key}))
-	echo5ws.WS(api, "/chat/:room", hub, func(c *core.Conn) error {
-		sub, err := c.Get("user").(*jwt.Token).Claims.GetSubject()
-		if err != nil {
-			return err
+	api := e.Group("/api", func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c *echo.Context) error {
+			c.Set("user", "alice") // as echojwt.WithConfig would, with the parsed token
+			c.Set("plan", "pro")
+			return next(c)
 		}
-		return c.Emit("welcome", sub+" in "+c.Param("room"))
 	})
+	echo5ws.WSWithConfig(api, "/chat/:room", hub, func(c *core.Conn) error {
+		return c.Emit("welcome", fmt.Sprint(c.Get("user"), " (", c.Get("plan"), ") in ", c.Param("room")))
+	}, echo5ws.Config{ContextKeys: []string{"user", "plan"}})
 
 	srv := httptest.NewServer(e)
 	defer srv.Close()
 	defer func() { _ = hub.Shutdown(context.Background()) }() // runs before srv.Close
 
-	token, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
-		"sub": "alice", "exp": time.Now().Add(time.Hour).Unix(),
-	}).SignedString(key)
-	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http")+"/api/chat/lobby",
-		http.Header{"Authorization": {"Bearer " + token}})
+	cl, _, err := wstest.TryDial(context.Background(), srv.URL+"/api/chat/lobby")
 	if err != nil {
 		panic(err)
 	}
-	defer ws.Close()
-	_, msg, err := ws.ReadMessage()
-	if err != nil {
-		panic(err)
-	}
-	fmt.Println(string(msg))
-	// Output: {"event":"welcome","data":"alice in lobby"}
+	defer cl.Close()
+	fmt.Println(string(cl.Expect("welcome")))
+	// Output: "alice (pro) in lobby"
 }
 
-// Handler mounts the route by hand; StatsHandler serves the hub's counters.
+// Handler mounts the route by hand; core.StatsHandler, wrapped, serves the
+// hub's counters.
 func ExampleHandler() {
 	hub, err := core.NewHub(core.Config{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -70,7 +62,7 @@ func ExampleHandler() {
 	e.GET("/ws/:room", echo5ws.Handler(hub, func(c *core.Conn) error {
 		return c.Join(c.Param("room"))
 	}))
-	e.GET("/admin/ws/stats", echo5ws.StatsHandler(hub))
+	e.GET("/admin/ws/stats", echo.WrapHandler(core.StatsHandler(hub)))
 
 	rec := httptest.NewRecorder()
 	e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/ws/lobby", nil)) // not a handshake

@@ -127,7 +127,7 @@ func handler(hub *core.Hub, fn core.HandlerFunc, mw []core.MiddlewareFunc, keys 
 			}
 		}
 		res := c.Response()
-		err := hub.Serve(res, req, core.ConnInfo{Params: params, ClientIP: c.RealIP(), Values: vals}, fn, mw...)
+		err := hub.Serve(res, req, core.ConnInfo{Params: params, ClientIP: c.RealIP(), Route: c.Path(), Values: vals}, fn, mw...)
 		if err == nil {
 			// The connection now belongs to the hub; record the 101 for
 			// Echo's logger without writing anything.
@@ -153,23 +153,19 @@ func handler(hub *core.Hub, fn core.HandlerFunc, mw []core.MiddlewareFunc, keys 
 // and loggers print the plain message.
 type errorBody struct{ he *core.HTTPError }
 
-func (b errorBody) MarshalJSON() ([]byte, error) { return json.Marshal(core.ErrorBody(b.he)) }
-func (b errorBody) String() string               { return core.ErrorBody(b.he)["message"].(string) }
+func (b errorBody) MarshalJSON() ([]byte, error) { return json.Marshal(b.he.Body()) }
+func (b errorBody) String() string               { return b.he.Body().Message }
 
-// StatsHandler returns an Echo handler serving hub.Stats() as JSON. Protect
-// its route as you would any admin endpoint.
-func StatsHandler(hub *core.Hub) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		c.Response().Header().Set("Cache-Control", "no-store")
-		return c.JSON(http.StatusOK, hub.Stats())
-	}
-}
+// StatsHandler returns an Echo handler serving hub.Stats() as JSON.
+//
+// Deprecated: mount core.StatsHandler with echo.WrapHandler, as every
+// operational endpoint of the hub (RoomsHandler, LiveHandler,
+// ReadyHandler): e.GET("/admin/ws/stats", echo.WrapHandler(core.StatsHandler(hub))).
+func StatsHandler(hub *core.Hub) echo.HandlerFunc { return echo.WrapHandler(core.StatsHandler(hub)) }
 
-// RoomsHandler returns an Echo handler serving hub.Rooms() as JSON. Protect
-// its route as you would any admin endpoint.
-func RoomsHandler(hub *core.Hub) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		c.Response().Header().Set("Cache-Control", "no-store")
-		return c.JSON(http.StatusOK, hub.Rooms())
-	}
-}
+// RoomsHandler returns an Echo handler serving core.RoomsHandler: the
+// rooms, and with ?room=, ?members= and ?limit= one room's members.
+//
+// Deprecated: mount core.RoomsHandler with echo.WrapHandler, as every
+// operational endpoint of the hub.
+func RoomsHandler(hub *core.Hub) echo.HandlerFunc { return echo.WrapHandler(core.RoomsHandler(hub)) }

@@ -7,13 +7,15 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strings"
+	"time"
 
-	"github.com/gorilla/websocket"
+	"github.com/golang-jwt/jwt/v5"
+	echojwt "github.com/labstack/echo-jwt/v4"
 	"github.com/labstack/echo/v4"
 
 	"github.com/rushws/rushws/core"
 	"github.com/rushws/rushws/echows"
+	"github.com/rushws/rushws/wstest"
 )
 
 // A chat room on an Echo app: the route handler joins the room named in the
@@ -37,7 +39,7 @@ func ExampleHandler() {
 			return nil, err
 		})
 	}))
-	e.GET("/ws/stats", echows.StatsHandler(hub))
+	e.GET("/ws/stats", echo.WrapHandler(core.StatsHandler(hub)))
 
 	srv := httptest.NewServer(e)
 	defer srv.Close()
@@ -45,20 +47,13 @@ func ExampleHandler() {
 	// hijacked connections.
 	defer func() { _ = hub.Shutdown(context.Background()) }()
 
-	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http")+"/ws/lobby", nil)
+	cl, _, err := wstest.TryDial(context.Background(), srv.URL+"/ws/lobby")
 	if err != nil {
 		panic(err)
 	}
-	defer ws.Close()
-
-	if err := ws.WriteJSON(map[string]any{"event": "chat", "data": map[string]string{"text": "hello"}}); err != nil {
-		panic(err)
-	}
-	_, msg, err := ws.ReadMessage()
-	if err != nil {
-		panic(err)
-	}
-	fmt.Println(string(msg))
+	defer cl.Close()
+	cl.Emit("chat", map[string]string{"text": "hello"})
+	fmt.Println(string(cl.Expect("chat")))
 
 	resp, err := http.Get(srv.URL + "/ws/stats")
 	if err != nil {
@@ -73,35 +68,98 @@ func ExampleHandler() {
 	fmt.Printf("connections: %d, rooms: %d\n", stats.Connections, stats.Rooms)
 
 	// Output:
-	// {"event":"chat","data":{"room":"lobby","text":"hello"}}
+	// {"room":"lobby","text":"hello"}
 	// connections: 1, rooms: 1
 }
 
-// The stats handler serves hub.Stats() as JSON on any Echo route; protect it
-// like any admin endpoint.
-func ExampleStatsHandler() {
+// The hub's operational endpoints are http.Handlers: mount them with
+// echo.WrapHandler on any route, and protect them like any admin endpoint.
+func Example_operationalEndpoints() {
 	hub, err := core.NewHub(core.Config{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		panic(err)
 	}
 	defer hub.Close()
-
 	e := echo.New()
-	admin := e.Group("/admin")
-	admin.GET("/ws/stats", echows.StatsHandler(hub))
+	admin := e.Group("/admin") // behind the app's admin auth
+	admin.GET("/ws/stats", echo.WrapHandler(core.StatsHandler(hub)))
+	admin.GET("/ws/rooms", echo.WrapHandler(core.RoomsHandler(hub))) // ?room=, ?members=, ?limit=
+	admin.GET("/readyz", echo.WrapHandler(core.ReadyHandler(hub)))
 
-	srv := httptest.NewServer(e)
-	defer srv.Close()
+	for _, path := range []string{"/admin/ws/stats", "/admin/ws/rooms?room=lobby", "/admin/readyz"} {
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		fmt.Println(path, rec.Code)
+	}
+	// Output:
+	// /admin/ws/stats 200
+	// /admin/ws/rooms?room=lobby 404
+	// /admin/readyz 200
+}
 
-	resp, err := http.Get(srv.URL + "/admin/ws/stats")
+// An Echo app adds a WebSocket route in one line inside its API group,
+// which echo-jwt protects; the route handler reads the token echo-jwt set.
+func ExampleWS() {
+	key := []byte("example-secret")
+	hub, err := core.NewHub(core.Config{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		panic(err)
 	}
-	defer resp.Body.Close()
-	var stats map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&stats)
-	fmt.Println(resp.StatusCode, resp.Header.Get("Cache-Control"), "connections:", stats["connections"])
+	e := echo.New()
+	e.IPExtractor = echo.ExtractIPDirect() // behind a proxy: echo.ExtractIPFromXFFHeader(echo.TrustIPRange(proxyNet))
 
-	// Output:
-	// 200 no-store connections: 0
+	api := e.Group("/api", echojwt.WithConfig(echojwt.Config{SigningKey: key}))
+	echows.WS(api, "/chat/:room", hub, func(c *core.Conn) error {
+		sub, err := c.Get("user").(*jwt.Token).Claims.GetSubject()
+		if err != nil {
+			return err
+		}
+		return c.Emit("welcome", sub+" in "+c.Param("room"))
+	})
+
+	srv := httptest.NewServer(e)
+	defer srv.Close()
+	defer func() { _ = hub.Shutdown(context.Background()) }() // runs before srv.Close
+
+	token, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"sub": "alice", "exp": time.Now().Add(time.Hour).Unix(),
+	}).SignedString(key)
+	cl, _, err := wstest.TryDial(context.Background(), srv.URL+"/api/chat/lobby", wstest.WithHeader(http.Header{"Authorization": {"Bearer " + token}}))
+	if err != nil {
+		panic(err)
+	}
+	defer cl.Close()
+	fmt.Println(string(cl.Expect("welcome")))
+	// Output: "alice in lobby"
+}
+
+// WSWithConfig copies more echo.Context values than echo-jwt's "user" and
+// adds Echo middleware to this route only.
+func ExampleWSWithConfig() {
+	hub, err := core.NewHub(core.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		panic(err)
+	}
+	defer func() { _ = hub.Shutdown(context.Background()) }()
+	e := echo.New()
+	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			c.Set("tenant", "acme") // as a tenant-resolving middleware would
+			return next(c)
+		}
+	})
+	noStore := func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			c.Response().Header().Set("Cache-Control", "no-store")
+			return next(c)
+		}
+	}
+	route := echows.WSWithConfig(e, "/ws/:room", hub, func(c *core.Conn) error {
+		return c.Emit("tenant", c.Get("tenant"))
+	}, echows.Config{
+		ContextKeys:     []string{"user", "tenant"},
+		RouteMiddleware: []echo.MiddlewareFunc{noStore},
+	})
+	fmt.Println(route.Method, route.Path)
+	// Output: GET /ws/:room
 }

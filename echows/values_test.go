@@ -2,157 +2,24 @@ package echows_test
 
 import (
 	"bytes"
-	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"testing"
-	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-	"github.com/gorilla/websocket"
-	echojwt "github.com/labstack/echo-jwt/v4"
 	"github.com/labstack/echo/v4"
 
 	"github.com/rushws/rushws/core"
 	"github.com/rushws/rushws/echows"
+	"github.com/rushws/rushws/internal/adaptertest"
 )
-
-var jwtKey = []byte("test-secret-key")
-
-func signToken(t *testing.T, sub string) string {
-	t.Helper()
-	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
-		"sub": sub,
-		"exp": time.Now().Add(time.Hour).Unix(),
-	}).SignedString(jwtKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-// whoHandler is a route handler that reads echo-jwt's claims with
-// c.Get("user"), as an Echo handler would, greets with the subject, and
-// answers "whoami" with it from then on.
-func whoHandler(c *core.Conn) error {
-	token, ok := c.Get("user").(*jwt.Token)
-	if !ok {
-		return fmt.Errorf("no token in c.Get(\"user\"): %T", c.Get("user"))
-	}
-	sub, err := token.Claims.GetSubject()
-	if err != nil {
-		return err
-	}
-	if err := c.On("whoami", func(c *core.Conn, _ json.RawMessage) (any, error) {
-		token, _ := c.Get("user").(*jwt.Token)
-		sub, _ := token.Claims.GetSubject()
-		return nil, c.Emit("me", sub)
-	}); err != nil {
-		return err
-	}
-	return c.Emit("welcome", sub)
-}
-
-// TestWSInsideEchoJWTGroup is an existing Echo app adding a WebSocket
-// route in one line inside a group protected by echo-jwt: the route
-// handler reads the claims with c.Get("user"), every connection keeps its
-// own after Echo reuses its pooled context, and requests without a valid
-// token are refused by echo-jwt before the hub sees them.
-func TestWSInsideEchoJWTGroup(t *testing.T) {
-	hub, _ := newHub(t, core.Config{})
-	e, _ := newEcho(t)
-	api := e.Group("/api", echojwt.WithConfig(echojwt.Config{SigningKey: jwtKey}))
-	route := echows.WS(api, "/chat/:room", hub, whoHandler)
-	if route.Method != http.MethodGet || route.Path != "/api/chat/:room" {
-		t.Errorf("WS returned route %s %s, want GET /api/chat/:room", route.Method, route.Path)
-	}
-	srv, errLog := startServer(t, e)
-
-	const users = 12
-	conns := make([]*websocket.Conn, users)
-	for i := range conns {
-		sub := fmt.Sprintf("user-%d", i)
-		ws, _ := dial(t, wsURL(srv, "/api/chat/lobby"), http.Header{"Authorization": {"Bearer " + signToken(t, sub)}})
-		var got string
-		expectEvent(t, ws, "welcome", &got)
-		if got != sub {
-			t.Fatalf("connection %d: welcome %q, want %q", i, got, sub)
-		}
-		conns[i] = ws
-	}
-	for i, ws := range conns {
-		mustEmit(t, ws, "whoami", nil)
-		var got string
-		expectEvent(t, ws, "me", &got)
-		if want := fmt.Sprintf("user-%d", i); got != want {
-			t.Errorf("connection %d: c.Get(\"user\") is %q after later requests, want %q", i, got, want)
-		}
-	}
-
-	for name, h := range map[string]http.Header{
-		"no token":  nil,
-		"bad token": {"Authorization": {"Bearer " + signToken(t, "mallory") + "x"}},
-	} {
-		_, resp, err := tryDial(wsURL(srv, "/api/chat/lobby"), h)
-		if err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
-			t.Errorf("%s: dial error %v, want 401 from echo-jwt", name, err)
-		}
-	}
-	if st := hub.Stats(); len(st.Rejected) != 0 || st.Accepted != users {
-		t.Errorf("Stats: rejected %v accepted %d, want none and %d: echo-jwt refuses before the hub", st.Rejected, st.Accepted, users)
-	}
-	for _, ws := range conns {
-		closeClient(ws)
-	}
-	waitNoConnections(t, hub)
-	noHijackNoise(t, errLog, nil)
-}
 
 // TestContextKeys shows which echo.Context values reach the connection:
 // "user" by default, exactly the named keys with Config.ContextKeys, and
 // never a nil value.
 func TestContextKeys(t *testing.T) {
-	tests := []struct {
-		name  string
-		mount func(e *echo.Echo, hub *core.Hub, fn core.HandlerFunc)
-		want  map[string]any
-	}{
-		{
-			name:  "Handler copies user",
-			mount: func(e *echo.Echo, hub *core.Hub, fn core.HandlerFunc) { e.GET("/ws", echows.Handler(hub, fn)) },
-			want:  map[string]any{"user": "alice"},
-		},
-		{
-			name:  "WS copies user",
-			mount: func(e *echo.Echo, hub *core.Hub, fn core.HandlerFunc) { echows.WS(e, "/ws", hub, fn) },
-			want:  map[string]any{"user": "alice"},
-		},
-		{
-			name: "named keys only",
-			mount: func(e *echo.Echo, hub *core.Hub, fn core.HandlerFunc) {
-				echows.WSWithConfig(e, "/ws", hub, fn, echows.Config{ContextKeys: []string{"tenant", "unset"}})
-			},
-			want: map[string]any{"tenant": "acme"},
-		},
-		{
-			name: "HandlerWithConfig",
-			mount: func(e *echo.Echo, hub *core.Hub, fn core.HandlerFunc) {
-				e.GET("/ws", echows.HandlerWithConfig(hub, fn, echows.Config{ContextKeys: []string{"user", "tenant"}}))
-			},
-			want: map[string]any{"user": "alice", "tenant": "acme"},
-		},
-		{
-			name: "no keys",
-			mount: func(e *echo.Echo, hub *core.Hub, fn core.HandlerFunc) {
-				echows.WSWithConfig(e, "/ws", hub, fn, echows.Config{ContextKeys: []string{}})
-			},
-			want: map[string]any{},
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			hub, _ := newHub(t, core.Config{})
+	t.Parallel()
+	mount := func(route func(e *echo.Echo, hub *core.Hub, fn core.HandlerFunc)) func(*testing.T, *core.Hub, core.HandlerFunc) http.Handler {
+		return func(t *testing.T, hub *core.Hub, fn core.HandlerFunc) http.Handler {
 			e, _ := newEcho(t)
 			e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
 				return func(c echo.Context) error {
@@ -162,72 +29,51 @@ func TestContextKeys(t *testing.T) {
 					return next(c)
 				}
 			})
-			tt.mount(e, hub, func(c *core.Conn) error {
-				got := map[string]any{}
-				for _, k := range []string{"user", "tenant", "unset"} {
-					if v := c.Get(k); v != nil {
-						got[k] = v
-					}
-				}
-				return c.Emit("values", got)
-			})
-			srv, _ := startServer(t, e)
-			ws, _ := dial(t, wsURL(srv, "/ws"), nil)
-			var got map[string]any
-			expectEvent(t, ws, "values", &got)
-			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
-				t.Errorf("connection values = %v, want %v", got, tt.want)
-			}
-			closeClient(ws)
-			waitNoConnections(t, hub)
-		})
-	}
-}
-
-// TestRouteMiddleware checks that Echo route middleware given to
-// WSWithConfig or HandlerWithConfig runs for the route only and can refuse
-// the handshake in Echo's way.
-func TestRouteMiddleware(t *testing.T) {
-	gate := func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			if c.QueryParam("pass") != "1" {
-				return echo.NewHTTPError(http.StatusForbidden, "gate closed")
-			}
-			return next(c)
+			route(e, hub, fn)
+			return e
 		}
 	}
-	hub, _ := newHub(t, core.Config{})
-	e, _ := newEcho(t)
-	echows.WSWithConfig(e, "/gated/:room", hub, chat, echows.Config{RouteMiddleware: []echo.MiddlewareFunc{gate}})
-	e.GET("/gated2/:room", echows.HandlerWithConfig(hub, chat, echows.Config{RouteMiddleware: []echo.MiddlewareFunc{gate}}))
-	echows.WS(e, "/open/:room", hub, chat)
-	srv, _ := startServer(t, e)
-
-	for _, path := range []string{"/gated/lobby", "/gated2/lobby"} {
-		_, resp, err := tryDial(wsURL(srv, path), nil)
-		if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
-			t.Errorf("%s without pass: %v, want 403 from the route middleware", path, err)
-		} else if body, _ := io.ReadAll(resp.Body); !json.Valid(body) {
-			t.Errorf("%s: body %q, want Echo's JSON", path, body)
-		}
-		ws, _ := dial(t, wsURL(srv, path+"?pass=1"), nil)
-		exchange(t, ws)
-		closeClient(ws)
-	}
-	ws, _ := dial(t, wsURL(srv, "/open/lobby"), nil)
-	exchange(t, ws)
-	closeClient(ws)
-	waitNoConnections(t, hub)
-	if st := hub.Stats(); len(st.Rejected) != 0 {
-		t.Errorf("Rejected = %v, want none: Echo refused before the hub", st.Rejected)
-	}
+	adaptertest.RunValues(t, []adaptertest.ValuesCase{
+		{
+			Name:  "Handler copies user",
+			Mount: mount(func(e *echo.Echo, hub *core.Hub, fn core.HandlerFunc) { e.GET("/ws", echows.Handler(hub, fn)) }),
+			Want:  map[string]any{"user": "alice"},
+		},
+		{
+			Name:  "WS copies user",
+			Mount: mount(func(e *echo.Echo, hub *core.Hub, fn core.HandlerFunc) { echows.WS(e, "/ws", hub, fn) }),
+			Want:  map[string]any{"user": "alice"},
+		},
+		{
+			Name: "named keys only",
+			Mount: mount(func(e *echo.Echo, hub *core.Hub, fn core.HandlerFunc) {
+				echows.WSWithConfig(e, "/ws", hub, fn, echows.Config{ContextKeys: []string{"tenant", "unset"}})
+			}),
+			Want: map[string]any{"tenant": "acme"},
+		},
+		{
+			Name: "HandlerWithConfig",
+			Mount: mount(func(e *echo.Echo, hub *core.Hub, fn core.HandlerFunc) {
+				e.GET("/ws", echows.HandlerWithConfig(hub, fn, echows.Config{ContextKeys: []string{"user", "tenant"}}))
+			}),
+			Want: map[string]any{"user": "alice", "tenant": "acme"},
+		},
+		{
+			Name: "no keys",
+			Mount: mount(func(e *echo.Echo, hub *core.Hub, fn core.HandlerFunc) {
+				echows.WSWithConfig(e, "/ws", hub, fn, echows.Config{ContextKeys: []string{}})
+			}),
+			Want: map[string]any{},
+		},
+	})
 }
 
 // TestRefusalErrorText: what Echo's loggers print for a refusal names the
 // status and the message once, with the rushws cause, and Echo's error
 // handler still writes the JSON body.
 func TestRefusalErrorText(t *testing.T) {
-	hub, _ := newHub(t, core.Config{})
+	t.Parallel()
+	hub, _ := adaptertest.NewHub(t, core.Config{})
 	e, _ := newEcho(t)
 	logged := make(chan string, 1)
 	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
@@ -239,11 +85,11 @@ func TestRefusalErrorText(t *testing.T) {
 			return err
 		}
 	})
-	echows.WS(e, "/ws", hub, chat, func(core.HandlerFunc) core.HandlerFunc {
+	echows.WS(e, "/ws", hub, adaptertest.Chat, func(core.HandlerFunc) core.HandlerFunc {
 		return func(*core.Conn) error { return core.NewHTTPError(http.StatusUnauthorized, "who are you?") }
 	})
-	srv, _ := startServer(t, e)
-	_, resp, err := tryDial(wsURL(srv, "/ws"), nil)
+	srv, _ := adaptertest.StartServer(t, e)
+	_, resp, err := adaptertest.TryDial(adaptertest.WSURL(srv, "/ws"), nil)
 	if err == nil || resp == nil {
 		t.Fatalf("dial: %v, want 401", err)
 	}
@@ -254,42 +100,4 @@ func TestRefusalErrorText(t *testing.T) {
 	if got, want := <-logged, "code=401, message=who are you?, internal=rushws: handshake refused: 401 who are you?"; got != want {
 		t.Errorf("error text:\n got %s\nwant %s", got, want)
 	}
-}
-
-// TestUpgradeAfterResponseWritten: once a middleware has written the
-// response status, no upgrade can follow. The handshake fails for the
-// client with that status, the hub counts no connection, and the returned
-// error names the cause for Echo's loggers.
-func TestUpgradeAfterResponseWritten(t *testing.T) {
-	hub, _ := newHub(t, core.Config{})
-	e, _ := newEcho(t)
-	errs := make(chan string, 1)
-	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			c.Response().WriteHeader(http.StatusOK)
-			err := next(c)
-			if err != nil {
-				errs <- err.Error()
-			}
-			return err
-		}
-	})
-	echows.WS(e, "/ws/:room", hub, chat)
-	srv, errLog := startServer(t, e)
-
-	ws, resp, err := tryDial(wsURL(srv, "/ws/lobby"), nil)
-	if err == nil {
-		_ = ws.Close()
-		t.Fatal("dial succeeded after the response was written, want a failed handshake")
-	}
-	if resp == nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("dial: %v, want the 200 the middleware wrote", err)
-	}
-	if got, want := <-errs, `echows: cannot upgrade "/ws/:room" to a WebSocket: an earlier handler already wrote the response (status 200)`; got != want {
-		t.Errorf("error:\n got %s\nwant %s", got, want)
-	}
-	if st := hub.Stats(); st.Accepted != 0 || st.Connections != 0 {
-		t.Errorf("Stats: accepted %d connections %d, want none", st.Accepted, st.Connections)
-	}
-	noHijackNoise(t, errLog, nil)
 }

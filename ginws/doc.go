@@ -23,6 +23,28 @@
 // Gin's Logger and Recovery and gin-contrib/gzip work in front of it;
 // nothing of the pooled *gin.Context is kept.
 //
+// The route's pattern (c.FullPath(), such as "/api/chat/:room") names the
+// connection's route in the hub's logs.
+//
+// Operational endpoints have no adapter of their own: the hub's are
+// http.Handlers, mounted with gin.WrapH like any other (the adapter's
+// StatsHandler and RoomsHandler are deprecated wrappers of these):
+//
+//	admin := r.Group("/admin", adminAuth)
+//	admin.GET("/ws/stats", gin.WrapH(core.StatsHandler(hub)))
+//	admin.GET("/ws/rooms", gin.WrapH(core.RoomsHandler(hub))) // ?room=, ?members=, ?limit=
+//	admin.GET("/livez", gin.WrapH(core.LiveHandler(hub)))
+//	admin.GET("/readyz", gin.WrapH(core.ReadyHandler(hub)))
+//
+// Refusals in front: a request that Gin's own middleware refuses
+// (a group middleware's AbortWithStatus) never reaches the
+// adapter's handler, so the hub cannot count it: Stats.Rejected and the
+// metrics built on it (rushws_connections_rejected_total) count only the
+// refusals of rushws's own checks and connection middleware. Count the
+// others where they happen, in Gin's Logger or a middleware of your own; or refuse
+// with rushws connection middleware (package middleware's JWT, RateLimit),
+// whose refusals the hub counts by reason.
+//
 // Shutdown: http.Server.Shutdown does not wait for hijacked connections, so
 // shut the hub down first:
 //

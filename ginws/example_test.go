@@ -2,105 +2,123 @@ package ginws_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 
 	"github.com/gin-gonic/gin"
-	"github.com/gorilla/websocket"
 
 	"github.com/rushws/rushws/core"
 	"github.com/rushws/rushws/ginws"
+	"github.com/rushws/rushws/wstest"
 )
 
-// A chat room on a Gin app: the route handler joins the room named in the
-// path and relays "chat" events to everyone in it; the stats handler serves
-// the hub's counters.
+// Handler mounts a route by hand. With r.UseRawPath, a room whose name
+// holds an escaped slash reaches the route handler decoded, as under the
+// other adapters; Gin's trusted proxies decide c.IP().
 func ExampleHandler() {
 	hub, err := core.NewHub(core.Config{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		panic(err)
 	}
-
+	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
+	r.UseRawPath = true
+	_ = r.SetTrustedProxies(nil) // no proxy in front: c.IP() is the peer
 	r.GET("/ws/:room", ginws.Handler(hub, func(c *core.Conn) error {
-		room := c.Param("room")
-		if err := c.Join(room); err != nil {
-			return err
-		}
-		return core.Handle(c, "chat", func(c *core.Conn, msg struct{ Text string }) (any, error) {
-			_, err := c.Hub().To(room).Emit("chat", map[string]string{"room": room, "text": msg.Text})
-			return nil, err
-		})
+		return c.Emit("joined", map[string]string{"room": c.Param("room"), "ip": c.IP()})
 	}))
-	r.GET("/ws/stats", ginws.StatsHandler(hub))
 
 	srv := httptest.NewServer(r)
 	defer srv.Close()
-	// Close the hub before the server: http.Server does not track
-	// hijacked connections.
-	defer func() { _ = hub.Shutdown(context.Background()) }()
+	defer func() { _ = hub.Shutdown(context.Background()) }() // runs before srv.Close: hijacked connections are the hub's
 
-	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http")+"/ws/lobby", nil)
+	cl, _, err := wstest.TryDial(context.Background(), srv.URL+"/ws/a%2Fb")
 	if err != nil {
 		panic(err)
 	}
-	defer ws.Close()
-
-	if err := ws.WriteJSON(map[string]any{"event": "chat", "data": map[string]string{"text": "hello"}}); err != nil {
-		panic(err)
-	}
-	_, msg, err := ws.ReadMessage()
-	if err != nil {
-		panic(err)
-	}
-	fmt.Println(string(msg))
-
-	resp, err := http.Get(srv.URL + "/ws/stats")
-	if err != nil {
-		panic(err)
-	}
-	defer resp.Body.Close()
-	var stats struct {
-		Connections int `json:"connections"`
-		Rooms       int `json:"rooms"`
-	}
-	_ = json.NewDecoder(resp.Body).Decode(&stats)
-	fmt.Printf("connections: %d, rooms: %d\n", stats.Connections, stats.Rooms)
-
-	// Output:
-	// {"event":"chat","data":{"room":"lobby","text":"hello"}}
-	// connections: 1, rooms: 1
+	defer cl.Close()
+	fmt.Println(string(cl.Expect("joined")))
+	// Output: {"ip":"127.0.0.1","room":"a/b"}
 }
 
-// The stats handler serves hub.Stats() as JSON on any Gin route; protect it
-// like any admin endpoint.
-func ExampleStatsHandler() {
+// HandlerWithConfig returns the route's chain, Gin middleware for this
+// route first, for r.GET(path, chain...).
+func ExampleHandlerWithConfig() {
 	hub, err := core.NewHub(core.Config{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		panic(err)
 	}
 	defer hub.Close()
-
+	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
-	admin := r.Group("/admin")
-	admin.GET("/ws/stats", ginws.StatsHandler(hub))
+	needsTicket := func(c *gin.Context) {
+		if c.Query("ticket") == "" {
+			c.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"message": "ticket required"})
+		}
+	}
+	r.GET("/ws/:room", ginws.HandlerWithConfig(hub, func(*core.Conn) error { return nil }, ginws.Config{
+		RouteMiddleware: []gin.HandlerFunc{needsTicket},
+	})...)
 
-	srv := httptest.NewServer(r)
-	defer srv.Close()
+	rec := httptest.NewRecorder()
+	r.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/ws/lobby", nil))
+	fmt.Println(rec.Code, rec.Body.String())
+	// Output: 401 {"message":"ticket required"}
+}
 
-	resp, err := http.Get(srv.URL + "/admin/ws/stats")
+// A Gin app adds a WebSocket route in one line inside its API group; what
+// the group's middleware stored with c.Set is readable with c.Get.
+func ExampleWS() {
+	hub, err := core.NewHub(core.Config{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		panic(err)
 	}
-	defer resp.Body.Close()
-	var stats map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&stats)
-	fmt.Println(resp.StatusCode, resp.Header.Get("Cache-Control"), "connections:", stats["connections"])
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	_ = r.SetTrustedProxies(nil) // behind a proxy: its addresses
 
-	// Output:
-	// 200 no-store connections: 0
+	api := r.Group("/api", func(c *gin.Context) {
+		c.Set("user", "alice") // as the app's auth middleware would, after checking a token
+	})
+	ginws.WS(api, "/chat/:room", hub, func(c *core.Conn) error {
+		return c.Emit("welcome", c.Get("user").(string)+" in "+c.Param("room"))
+	})
+
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+	defer func() { _ = hub.Shutdown(context.Background()) }() // runs before srv.Close
+
+	cl, _, err := wstest.TryDial(context.Background(), srv.URL+"/api/chat/lobby")
+	if err != nil {
+		panic(err)
+	}
+	defer cl.Close()
+	fmt.Println(string(cl.Expect("welcome")))
+	// Output: "alice in lobby"
+}
+
+// WSWithConfig adds Gin middleware to this route only.
+func ExampleWSWithConfig() {
+	hub, err := core.NewHub(core.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		panic(err)
+	}
+	defer func() { _ = hub.Shutdown(context.Background()) }()
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	onlyBeta := func(c *gin.Context) {
+		if c.Query("beta") != "1" {
+			c.AbortWithStatusJSON(http.StatusForbidden, gin.H{"message": "beta only"})
+		}
+	}
+	ginws.WSWithConfig(r, "/ws/:room", hub, func(c *core.Conn) error { return nil }, ginws.Config{
+		RouteMiddleware: []gin.HandlerFunc{onlyBeta},
+	})
+
+	rec := httptest.NewRecorder()
+	r.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/ws/lobby", nil))
+	fmt.Println(rec.Code, rec.Body.String())
+	// Output: 403 {"message":"beta only"}
 }

@@ -40,9 +40,18 @@ func WS(r gin.IRoutes, path string, hub *core.Hub, fn core.HandlerFunc, mw ...co
 // WSWithConfig is WS with a Config: connection middleware and Gin route
 // middleware.
 func WSWithConfig(r gin.IRoutes, path string, hub *core.Hub, fn core.HandlerFunc, cfg Config) gin.IRoutes {
-	handlers := make([]gin.HandlerFunc, 0, len(cfg.RouteMiddleware)+1)
-	handlers = append(handlers, cfg.RouteMiddleware...)
-	return r.GET(path, append(handlers, Handler(hub, fn, cfg.Middleware...))...)
+	return r.GET(path, HandlerWithConfig(hub, fn, cfg)...)
+}
+
+// HandlerWithConfig is Handler with a Config. Gin chains a route's
+// handlers itself, so it returns the chain, cfg.RouteMiddleware and then
+// the WebSocket handler, to mount with r.GET(path, chain...):
+//
+//	r.GET("/chat/:room", ginws.HandlerWithConfig(hub, chat, cfg)...)
+func HandlerWithConfig(hub *core.Hub, fn core.HandlerFunc, cfg Config) gin.HandlersChain {
+	chain := make(gin.HandlersChain, 0, len(cfg.RouteMiddleware)+1)
+	chain = append(chain, cfg.RouteMiddleware...)
+	return append(chain, Handler(hub, fn, cfg.Middleware...))
 }
 
 // Handler returns a Gin handler that upgrades the request to a WebSocket on
@@ -88,7 +97,7 @@ func Handler(hub *core.Hub, fn core.HandlerFunc, mw ...core.MiddlewareFunc) gin.
 				vals[s] = v
 			}
 		}
-		err := hub.Serve(c.Writer, c.Request, core.ConnInfo{Params: params, ClientIP: c.ClientIP(), Values: vals}, fn, mw...)
+		err := hub.Serve(c.Writer, c.Request, core.ConnInfo{Params: params, ClientIP: c.ClientIP(), Route: c.FullPath(), Values: vals}, fn, mw...)
 		if err == nil {
 			// The connection now belongs to the hub. Later middleware
 			// (loggers, gzip) sees a 101 that is already written and
@@ -107,27 +116,23 @@ func Handler(hub *core.Hub, fn core.HandlerFunc, mw ...core.MiddlewareFunc) gin.
 			}
 		}
 		_ = c.Error(err)
-		c.AbortWithStatusJSON(he.Status, core.ErrorBody(he))
+		c.AbortWithStatusJSON(he.Status, he.Body())
 	}
 }
 
-// StatsHandler returns a Gin handler serving hub.Stats() as JSON. Protect its
-// route as you would any admin endpoint.
-func StatsHandler(hub *core.Hub) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		c.Header("Cache-Control", "no-store")
-		c.JSON(http.StatusOK, hub.Stats())
-	}
-}
+// StatsHandler returns a Gin handler serving hub.Stats() as JSON.
+//
+// Deprecated: mount core.StatsHandler with gin.WrapH, as every
+// operational endpoint of the hub (RoomsHandler, LiveHandler,
+// ReadyHandler): r.GET("/admin/ws/stats", gin.WrapH(core.StatsHandler(hub))).
+func StatsHandler(hub *core.Hub) gin.HandlerFunc { return gin.WrapH(core.StatsHandler(hub)) }
 
-// RoomsHandler returns a Gin handler serving hub.Rooms() as JSON. Protect
-// its route as you would any admin endpoint.
-func RoomsHandler(hub *core.Hub) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		c.Header("Cache-Control", "no-store")
-		c.JSON(http.StatusOK, hub.Rooms())
-	}
-}
+// RoomsHandler returns a Gin handler serving core.RoomsHandler: the rooms,
+// and with ?room=, ?members= and ?limit= one room's members.
+//
+// Deprecated: mount core.RoomsHandler with gin.WrapH, as every operational
+// endpoint of the hub.
+func RoomsHandler(hub *core.Hub) gin.HandlerFunc { return gin.WrapH(core.RoomsHandler(hub)) }
 
 // upgraded stands in for Gin's writer once the connection is hijacked: it
 // reports the 101 that went out and refuses further writes, so middleware

@@ -8,19 +8,15 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rushws/rushws/core"
+	"github.com/rushws/rushws/internal/quote"
 )
 
 // RejectReasons returns the reasons rushws_connections_rejected_total is
-// labelled with out of the box: those the hub and package middleware use.
-// A refusal under any other reason (an HTTPError with a Reason of the
-// application's own, or derived from an unusual status) counts as "other",
-// unless Config.RejectReasons lists it.
-func RejectReasons() []string { return slices.Clone(rejectReasons) }
-
-var rejectReasons = []string{
-	"bad_handshake", "method", "origin", "full", "shutdown", "hijack", "middleware", "internal",
-	"unauthorized", "forbidden", "rate_limited", "too_many_connections", "unavailable",
-}
+// labelled with out of the box: core.RejectReasons, those the hub and
+// package middleware use. A refusal under any other reason (an HTTPError
+// with a Reason of the application's own, or derived from an unusual
+// status) counts as "other", unless Config.RejectReasons lists it.
+func RejectReasons() []string { return core.RejectReasons() }
 
 // otherReason is the label of refusals under a reason the collector does
 // not list.
@@ -77,12 +73,12 @@ type Collector struct {
 // valid UTF-8.
 func NewCollector(hub *core.Hub, cfg Config) (*Collector, error) {
 	if hub == nil {
-		return nil, errors.New("rushws/metrics: NewCollector needs a hub, got nil")
+		return nil, errors.New("metrics: NewCollector needs a hub, got nil")
 	}
 	reasons := RejectReasons()
 	for _, r := range cfg.RejectReasons {
 		if r == "" || !utf8.ValidString(r) {
-			return nil, fmt.Errorf("rushws/metrics: Config.RejectReasons: %.64q is not a valid label value", r)
+			return nil, fmt.Errorf("metrics: Config.RejectReasons: %s is not a valid label value", quote.Input(r, 64))
 		}
 		if r != otherReason && !slices.Contains(reasons, r) {
 			reasons = append(reasons, r)
@@ -132,7 +128,7 @@ func NewCollector(hub *core.Hub, cfg Config) (*Collector, error) {
 	// Check the descriptions (label names, const labels) the way a
 	// registry would, so a mistake shows here rather than at Register.
 	if err := prometheus.NewPedanticRegistry().Register(c); err != nil {
-		return nil, fmt.Errorf("rushws/metrics: Config.ConstLabels: %w", err)
+		return nil, fmt.Errorf("metrics: Config.ConstLabels: %w", err)
 	}
 	return c, nil
 }
@@ -145,7 +141,7 @@ func NewCollector(hub *core.Hub, cfg Config) (*Collector, error) {
 // NewCollector with its own Config.ConstLabels ({"hub": "chat"}) instead.
 func Register(reg prometheus.Registerer, hub *core.Hub) error {
 	if reg == nil {
-		return errors.New("rushws/metrics: Register needs a prometheus.Registerer, got nil")
+		return errors.New("metrics: Register needs a prometheus.Registerer, got nil")
 	}
 	c, err := NewCollector(hub, Config{})
 	if err != nil {
@@ -165,9 +161,9 @@ func registerError(err error) error {
 	const hint = `each hub on one registry needs its own collector labels: register it with NewCollector(hub, metrics.Config{ConstLabels: prometheus.Labels{"hub": "<name>"}}) and a distinct name per hub`
 	var are prometheus.AlreadyRegisteredError
 	if errors.As(err, &are) {
-		return fmt.Errorf("rushws/metrics: a rushws collector with the same ConstLabels is already registered (another hub's?); %s: %w", hint, err)
+		return fmt.Errorf("metrics: a rushws collector with the same ConstLabels is already registered (another hub's?); %s: %w", hint, err)
 	}
-	return fmt.Errorf("rushws/metrics: registering the collector: %w (if another hub's collector is on this registry, %s)", err, hint)
+	return fmt.Errorf("metrics: registering the collector: %w (if another hub's collector is on this registry, %s)", err, hint)
 }
 
 // Describe implements prometheus.Collector. It describes the broker's and
@@ -229,7 +225,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.pauses, s.Pauses)
 	counter(c.timeouts, s.Timeouts)
 	histogram(c.pingRTT, s.PingRTTHistogram)
-	histogram(c.sendQueue, s.QueueHistogram)
+	histogram(c.sendQueue, s.SendQueueHistogram)
 	c.collectRefused(ch, s)
 
 	if b := s.Broker; b != nil {

@@ -287,6 +287,7 @@ rushws_connections_rejected_total{reason="origin"} 1
 rushws_connections_rejected_total{reason="other"} 0
 rushws_connections_rejected_total{reason="rate_limited"} 0
 rushws_connections_rejected_total{reason="shutdown"} 0
+rushws_connections_rejected_total{reason="subprotocol"} 0
 rushws_connections_rejected_total{reason="too_many_connections"} 0
 rushws_connections_rejected_total{reason="unauthorized"} 0
 rushws_connections_rejected_total{reason="unavailable"} 0
@@ -359,7 +360,7 @@ rushws_ping_rtt_seconds_count 0
 	}
 
 	// The writers woke up at least once and saw at most what was sent.
-	q := s.hub.Stats().QueueHistogram
+	q := s.hub.Stats().SendQueueHistogram
 	if q.Count == 0 || q.Sum <= 0 {
 		t.Errorf("send-queue histogram = %+v, want observations", q)
 	}

@@ -302,9 +302,9 @@ func (r *Rule) Handshake(next core.HandlerFunc) core.HandlerFunc {
 			return next(c)
 		}
 		re := err.(*core.RefusedError)
-		he := &core.HTTPError{Status: http.StatusForbidden, Message: re.Message, Reason: "forbidden", Err: err}
+		he := &core.HTTPError{Status: http.StatusForbidden, Message: re.Message, Reason: core.RejectForbidden, Err: err}
 		if re.Reason == core.RefuseUnauthenticated {
-			he = &core.HTTPError{Status: http.StatusUnauthorized, Message: re.Message, Reason: "unauthorized",
+			he = &core.HTTPError{Status: http.StatusUnauthorized, Message: re.Message, Reason: core.RejectUnauthorized,
 				Header: http.Header{"Www-Authenticate": {"Bearer"}}, Err: err}
 		}
 		if !r.a.cfg.CloseOnFailure {
@@ -312,7 +312,7 @@ func (r *Rule) Handshake(next core.HandlerFunc) core.HandlerFunc {
 		}
 		// The close frame is queued now and leaves right after the
 		// upgrade; the hub runs no route handler for such a connection.
-		_ = c.Close(closeCodeFor(he.Status), he.Message)
+		_ = c.Close(core.CloseCodeForStatus(he.Status), he.Message)
 		return next(c)
 	}
 }

@@ -82,7 +82,7 @@ func CloseOnExpiry(cfg ExpiryConfig) (core.MiddlewareFunc, error) {
 					_ = c.Close(core.CloseUnauthorized, msg)
 					return next(c) // the hub runs no route handler for it
 				}
-				return &core.HTTPError{Status: http.StatusUnauthorized, Message: msg, Reason: "unauthorized",
+				return &core.HTTPError{Status: http.StatusUnauthorized, Message: msg, Reason: core.RejectUnauthorized,
 					Header: http.Header{"Www-Authenticate": {"Bearer"}}, Err: err}
 			}
 			if ok {

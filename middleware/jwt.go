@@ -584,7 +584,7 @@ func (m *jwtMiddleware) answerSubprotocol(c *core.Conn) error {
 			return c.SetSubprotocol(p) // used only when Config.Subprotocols selects none
 		}
 	}
-	return &core.HTTPError{Status: http.StatusBadRequest, Reason: "subprotocol",
+	return &core.HTTPError{Status: http.StatusBadRequest, Reason: core.RejectSubprotocol,
 		Message: "the token came as a subprotocol entry but no other subprotocol was offered: offer the app's protocol too, " +
 			"as in new WebSocket(url, [\"app.v1\", \"" + m.cfg.SubprotocolPrefix + "\" + token])"}
 }
@@ -630,7 +630,7 @@ func (m *jwtMiddleware) refusal(c *core.Conn, terr error) error {
 		case errors.Is(terr, jwt.ErrTokenExpired):
 			msg = "token expired"
 		}
-		return &core.HTTPError{Status: http.StatusUnauthorized, Message: msg, Reason: "unauthorized",
+		return &core.HTTPError{Status: http.StatusUnauthorized, Message: msg, Reason: core.RejectUnauthorized,
 			Header: http.Header{"Www-Authenticate": {"Bearer"}}, Err: terr}
 	}
 	if m.cfg.ErrorHandler == nil {
@@ -670,7 +670,7 @@ func (m *jwtMiddleware) middleware(next core.HandlerFunc) core.HandlerFunc {
 				if msg == "" {
 					msg = http.StatusText(he.Status)
 				}
-				cerr = c.Close(closeCodeFor(he.Status), msg)
+				cerr = c.Close(core.CloseCodeForStatus(he.Status), msg)
 			default:
 				return err
 			}

@@ -1,7 +1,6 @@
 package middleware
 
 import (
-	"net/http"
 	"sync"
 
 	"github.com/rushws/rushws/core"
@@ -28,19 +27,4 @@ func afterNext(c *core.Conn, release func()) (deferred func()) {
 			run()
 		}
 	}
-}
-
-// closeCodeFor is the close code that stands for a refusal after the
-// upgrade, so a browser can read the reason: 4401, 4403 and 4429 for 401,
-// 403 and 429, else 1008.
-func closeCodeFor(status int) int {
-	switch status {
-	case http.StatusUnauthorized:
-		return core.CloseUnauthorized
-	case http.StatusForbidden:
-		return core.CloseForbidden
-	case http.StatusTooManyRequests:
-		return core.CloseRateLimited
-	}
-	return core.ClosePolicyViolation
 }

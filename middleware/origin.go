@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/rushws/rushws/core"
+	"github.com/rushws/rushws/internal/origincheck"
+	"github.com/rushws/rushws/internal/quote"
 )
 
 // ErrOriginNotAllowed is the cause of a handshake the Origin middleware
@@ -253,13 +255,13 @@ func (m *originMiddleware) middleware(next core.HandlerFunc) core.HandlerFunc {
 			}
 		default:
 			if !m.allowed(vs[0]) {
-				why = "origin " + quoteCut(vs[0], maxLoggedOrigin) + " matches none of " + m.allowlist
+				why = "origin " + quote.Input(vs[0], maxLoggedOrigin) + " matches none of " + m.allowlist
 			}
 		}
 		if why != "" {
 			return m.refuse(c, why)
 		}
-		c.MarkOriginChecked()
+		origincheck.Mark(c)
 		return next(c)
 	}
 }
@@ -271,7 +273,7 @@ func (m *originMiddleware) refuse(c *core.Conn, why string) error {
 			return err
 		}
 	}
-	return &core.HTTPError{Status: http.StatusForbidden, Message: "origin not allowed", Reason: "origin", Err: cause}
+	return &core.HTTPError{Status: http.StatusForbidden, Message: "origin not allowed", Reason: core.RejectOrigin, Err: cause}
 }
 
 // maxLoggedOrigin and maxLoggedAllowlist cut what a refusal's error
@@ -289,21 +291,12 @@ type originError struct{ why string }
 func (e *originError) Error() string        { return e.why }
 func (e *originError) Is(target error) bool { return target == ErrOriginNotAllowed }
 
-// quoteCut quotes s as Go would (escaping control and non-UTF-8 bytes),
-// after cutting it to n bytes.
-func quoteCut(s string, n int) string {
-	if len(s) <= n {
-		return strconv.Quote(s)
-	}
-	return strconv.Quote(s[:n]) + "..."
-}
-
 // describeAllowlist renders the allowlist for refusal messages, cut to a
 // sane length.
 func describeAllowlist(origins []string) string {
 	s := "the allowlist [" + strings.Join(origins, " ") + "]"
 	if len(s) > maxLoggedAllowlist {
-		s = s[:maxLoggedAllowlist] + "...]"
+		s = quote.Cut(s, maxLoggedAllowlist) + "...]"
 	}
 	return s
 }

@@ -306,14 +306,14 @@ func (l *RateLimiter) admit(key string) (*keyState, *core.HTTPError) {
 	if l.cfg.MaxPerKey > 0 && st.conns >= l.cfg.MaxPerKey {
 		l.connectionsCapped.Add(1)
 		return nil, &core.HTTPError{Status: http.StatusTooManyRequests, Message: "too many connections",
-			Reason: "too_many_connections"}
+			Reason: core.RejectTooManyConnections}
 	}
 	if st.handshakes != nil && !st.handshakes.AllowN(now, 1) {
 		l.handshakesLimited.Add(1)
 		wait := time.Duration((1 - st.handshakes.TokensAt(now)) / float64(l.cfg.HandshakeRate) * float64(time.Second))
 		secs := max(1, int64(math.Ceil(wait.Seconds())))
 		return nil, &core.HTTPError{Status: http.StatusTooManyRequests, Message: "too many handshakes",
-			Reason: "rate_limited", Header: http.Header{"Retry-After": {strconv.FormatInt(secs, 10)}}}
+			Reason: core.RejectRateLimited, Header: http.Header{"Retry-After": {strconv.FormatInt(secs, 10)}}}
 	}
 	if l.cfg.MaxPerKey == 0 {
 		return nil, nil

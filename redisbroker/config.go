@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/rushws/rushws/internal/quote"
 )
 
 // Config configures a Broker. The zero Config is valid. Fields are read once
@@ -80,7 +82,16 @@ const (
 	DefaultPublishTimeout = 250 * time.Millisecond
 	DefaultPublishQueue   = 4096
 	DefaultReceiveBuffer  = 4096
-	DefaultQueueBytes     = 16 << 20
+	// DefaultPublishQueueBytes is the default of PublishQueueBytes.
+	DefaultPublishQueueBytes = 16 << 20
+	// DefaultReceiveBufferBytes is the default of ReceiveBufferBytes.
+	DefaultReceiveBufferBytes = 16 << 20
+	// DefaultQueueBytes is the old name of the default of both
+	// PublishQueueBytes and ReceiveBufferBytes.
+	//
+	// Deprecated: use DefaultPublishQueueBytes or
+	// DefaultReceiveBufferBytes, named after the field they fill.
+	DefaultQueueBytes     = DefaultPublishQueueBytes
 	DefaultStartTimeout   = 5 * time.Second
 	DefaultClusterSlots   = 16
 	DefaultPresenceTTL    = 15 * time.Second
@@ -128,10 +139,10 @@ func (c Config) withDefaults() (Config, error) {
 		c.ReceiveBuffer = DefaultReceiveBuffer
 	}
 	if c.PublishQueueBytes == 0 {
-		c.PublishQueueBytes = DefaultQueueBytes
+		c.PublishQueueBytes = DefaultPublishQueueBytes
 	}
 	if c.ReceiveBufferBytes == 0 {
-		c.ReceiveBufferBytes = DefaultQueueBytes
+		c.ReceiveBufferBytes = DefaultReceiveBufferBytes
 	}
 	if c.StartTimeout == 0 {
 		c.StartTimeout = DefaultStartTimeout
@@ -180,5 +191,5 @@ func cut(s string) string {
 	if len(s) <= max {
 		return s
 	}
-	return s[:max] + "..."
+	return quote.Cut(s, max) + quote.Ellipsis
 }

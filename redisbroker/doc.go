@@ -11,7 +11,7 @@
 //	hub, err := core.NewHub(core.Config{Broker: broker})
 //
 // From then on hub.To(room), hub.Broadcast(), c.To(room), c.Broadcast(),
-// hub.ToConn(id) and Target.Close reach the other instances too, with the
+// hub.ToIDs(id) and Target.Close reach the other instances too, with the
 // same exclusions (the sender, Except, ExceptRooms).
 //
 // # How messages travel

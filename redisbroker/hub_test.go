@@ -46,7 +46,7 @@ func app(c *core.Conn) error {
 		"room":    func(c *core.Conn, m say) error { _, err := c.To(m.Rooms...).Emit("msg", m.Text); return err },
 		"hubroom": func(c *core.Conn, m say) error { _, err := hub.To(m.Rooms...).Emit("msg", m.Text); return err },
 		"all":     func(c *core.Conn, m say) error { _, err := c.Broadcast().Emit("msg", m.Text); return err },
-		"direct":  func(c *core.Conn, m say) error { _, err := hub.ToConn(m.To).Emit("msg", m.Text); return err },
+		"direct":  func(c *core.Conn, m say) error { _, err := hub.ToIDs(m.To).Emit("msg", m.Text); return err },
 		"except": func(c *core.Conn, m say) error {
 			_, err := hub.To(m.Rooms[0]).ExceptIDs(m.To).ExceptRooms(m.Rooms[1:]...).Emit("msg", m.Text)
 			return err

@@ -138,7 +138,7 @@ func TestRecoveryAcrossInstances(t *testing.T) {
 		}
 		want = append(want, fmt.Sprintf("chat:%d", i))
 		if i%10 == 0 {
-			b.hub.ToConn(id).Emit("direct", i)
+			b.hub.ToIDs(id).Emit("direct", i)
 			want = append(want, fmt.Sprintf("direct:%d", i))
 		}
 	}
@@ -166,7 +166,7 @@ func TestRecoveryAcrossInstances(t *testing.T) {
 	if m := n.Expect(t, "chat"); string(m.Data) != "51" {
 		t.Fatalf("new message from A = %s", m.Raw)
 	}
-	a.hub.ToConn(id).Emit("direct", "from A")
+	a.hub.ToIDs(id).Emit("direct", "from A")
 	if m := n.Expect(t, "direct"); string(m.Data) != `"from A"` {
 		t.Fatalf("direct from A = %s", m.Raw)
 	}
@@ -309,7 +309,7 @@ func TestRecoveryTakesOverAcrossInstances(t *testing.T) {
 	for i := 2; i <= 4; i++ {
 		a.hub.To("r").Emit("chat", i)
 	}
-	a.hub.ToConn(n.Session.ID).Emit("direct", "x")
+	a.hub.ToIDs(n.Session.ID).Emit("direct", "x")
 	for _, w := range []string{"chat:2", "chat:3", "chat:4", `direct:"x"`} {
 		if m := n.Next(t); m.Event+":"+string(m.Data) != w {
 			t.Fatalf("got %s, want %s", m.Raw, w)

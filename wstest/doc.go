@@ -22,7 +22,9 @@
 // Each Expect call waits up to the timeout (2s unless [WithTimeout] says
 // otherwise) and fails the test with what arrived instead. Frames that do
 // not match are kept, in order, for later Expect calls. A refused handshake
-// is tested with [TryDial], which returns the HTTP response.
+// is tested with [TryDial], which returns the HTTP response. A
+// [LogBuffer] catches what the server logs (a hub's Config.Logger, an
+// http.Server's ErrorLog), for asserting on it.
 //
 // # Concurrency
 //

@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 
 	"github.com/gorilla/websocket"
 
+	"github.com/rushws/rushws/core"
 	"github.com/rushws/rushws/wstest"
 )
 
@@ -79,4 +82,26 @@ func ExampleTryDial() {
 	// Output:
 	// true 403
 	// {"code":"forbidden","message":"origin not allowed"}
+}
+
+// A LogBuffer catches what the hub logs, so a test can assert that a
+// refusal was logged, or that nothing was logged at error level.
+func ExampleLogBuffer() {
+	var logs wstest.LogBuffer
+	hub, err := core.NewHub(core.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		panic(err)
+	}
+	defer func() { _ = hub.Close() }()
+	req := httptest.NewRequest(http.MethodGet, "/ws", nil)
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "websocket")
+	req.Header.Set("Sec-WebSocket-Version", "13")
+	req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+	req.Header.Set("Origin", "https://evil.example")
+	rec := httptest.NewRecorder()
+	hub.Handler(func(*core.Conn) error { return nil }).ServeHTTP(rec, req)
+	fmt.Println(rec.Code, strings.Contains(logs.String(), "origin refused"))
+	// Output:
+	// 403 true
 }

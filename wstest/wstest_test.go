@@ -102,6 +102,7 @@ func dial(t *testing.T, opts ...wstest.Option) *wstest.Client {
 }
 
 func TestEmitExpect(t *testing.T) {
+	t.Parallel()
 	c := dial(t)
 	c.Emit("chat", map[string]string{"text": "hi"})
 	var got struct{ Text string }
@@ -112,6 +113,7 @@ func TestEmitExpect(t *testing.T) {
 }
 
 func TestExpectKeepsOtherFramesInOrder(t *testing.T) {
+	t.Parallel()
 	c := dial(t)
 	c.Emit("twice", nil)
 	if got := string(c.Expect("second")); got != "2" {
@@ -131,6 +133,7 @@ func TestExpectKeepsOtherFramesInOrder(t *testing.T) {
 }
 
 func TestEmitWithAck(t *testing.T) {
+	t.Parallel()
 	c := dial(t)
 	for i := 1; i <= 2; i++ {
 		r := c.EmitWithAck("chat", i)
@@ -151,6 +154,7 @@ func TestEmitWithAck(t *testing.T) {
 }
 
 func TestServerInitiatedAck(t *testing.T) {
+	t.Parallel()
 	c := dial(t)
 	c.Emit("ask", "ready?")
 	ev := c.ExpectEvent("question")
@@ -177,6 +181,7 @@ func TestServerInitiatedAck(t *testing.T) {
 }
 
 func TestSendBinary(t *testing.T) {
+	t.Parallel()
 	c := dial(t)
 	c.SendBinary([]byte{0, 1, 2})
 	typ, data := c.ExpectMessage()
@@ -186,6 +191,7 @@ func TestSendBinary(t *testing.T) {
 }
 
 func TestExpectNoEventKeepsConnectionUsable(t *testing.T) {
+	t.Parallel()
 	c := dial(t)
 	c.Emit("chat", "kept")
 	c.ExpectNoEvent("other", 50*time.Millisecond)
@@ -200,6 +206,7 @@ func TestExpectNoEventKeepsConnectionUsable(t *testing.T) {
 }
 
 func TestExpectClose(t *testing.T) {
+	t.Parallel()
 	c := dial(t)
 	c.Emit("chat", "before")
 	c.Emit("close", nil)
@@ -212,6 +219,7 @@ func TestExpectClose(t *testing.T) {
 }
 
 func TestTryDialRefused(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(protocolServer(nil))
 	defer srv.Close()
 	c, resp, err := wstest.TryDial(context.Background(), srv.URL+"/ws")
@@ -232,6 +240,7 @@ func TestTryDialRefused(t *testing.T) {
 }
 
 func TestTryDialBind(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(protocolServer(nil))
 	defer srv.Close()
 	c, resp, err := wstest.TryDial(context.Background(), srv.URL+"/ws?token=ok", wstest.WithSubprotocols("chat.v1"))
@@ -247,6 +256,7 @@ func TestTryDialBind(t *testing.T) {
 }
 
 func TestClientCloses(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		close func(*wstest.Client)
@@ -265,6 +275,7 @@ func TestClientCloses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			closed := make(chan error, 1)
 			c := wstest.DialHandler(t, protocolServer(closed), "/ws?token=ok")
 			c.Emit("chat", nil)
@@ -284,6 +295,7 @@ func TestClientCloses(t *testing.T) {
 }
 
 func TestCloseFromAnotherGoroutineEndsWait(t *testing.T) {
+	t.Parallel()
 	c := dial(t, wstest.WithTimeout(5*time.Second))
 	go func() {
 		time.Sleep(20 * time.Millisecond)
@@ -335,6 +347,7 @@ func mustFail(t *testing.T, c *wstest.Client, f func(tb testing.TB)) string {
 }
 
 func TestFailures(t *testing.T) {
+	t.Parallel()
 	short := wstest.WithTimeout(100 * time.Millisecond)
 	tests := []struct {
 		name string
@@ -390,6 +403,7 @@ func TestFailures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			c := dial(t, short)
 			msg := mustFail(t, c, func(testing.TB) { tt.run(c) })
 			for _, want := range tt.want {
@@ -402,6 +416,7 @@ func TestFailures(t *testing.T) {
 }
 
 func TestExpectCloseAbnormal(t *testing.T) {
+	t.Parallel()
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var up websocket.Upgrader
 		if conn, err := up.Upgrade(w, r, nil); err == nil {
@@ -416,6 +431,7 @@ func TestExpectCloseAbnormal(t *testing.T) {
 }
 
 func TestDialRefusedFails(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(protocolServer(nil))
 	defer srv.Close()
 	msg := mustFail(t, nil, func(tb testing.TB) {
@@ -429,6 +445,7 @@ func TestDialRefusedFails(t *testing.T) {
 }
 
 func TestUnboundClientPanics(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(protocolServer(nil))
 	defer srv.Close()
 	c, _, err := wstest.TryDial(context.Background(), srv.URL+"/?token=ok", wstest.WithTimeout(50*time.Millisecond))

@@ -19,7 +19,7 @@
 //	                           credentials here
 //	GET /ws/chat               the chat (any valid token)
 //	GET /admin/ws/monitor      admins and moderators only
-//	GET /api/ws/stats          the hub's counters, refusals included
+//	GET /api/ws/stats          the hub's counters, refusals included (loopback only)
 //
 // Tokens travel in the Authorization header (programs) or as a
 // "bearer."+token subprotocol entry beside the app's own (browsers:

@@ -145,7 +145,8 @@ func newApp(key []byte, logger *slog.Logger) (http.Handler, *core.Hub, error) {
 	e.HideBanner, e.HidePort = true, true
 	e.IPExtractor = echo.ExtractIPDirect()
 	e.GET("/api/token", tokenHandler(key))
-	e.GET("/api/ws/stats", echows.StatsHandler(hub))
+	// The counters are for operators: only this machine may read them.
+	e.GET("/api/ws/stats", echo.WrapHandler(core.StatsHandler(hub)), loopbackOnly)
 
 	var nextID atomic.Uint64
 	echows.WS(e, "/ws/chat", hub, chatHandler(&nextID, authz), auth)
@@ -250,5 +251,16 @@ func tokenHandler(key []byte) echo.HandlerFunc {
 		}
 		c.Response().Header().Set("Cache-Control", "no-store")
 		return c.JSON(http.StatusOK, map[string]string{"token": tok})
+	}
+}
+
+// loopbackOnly refuses requests that do not come from this machine (the
+// client IP as e.IPExtractor takes it: the peer address here).
+func loopbackOnly(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if ip := net.ParseIP(c.RealIP()); ip == nil || !ip.IsLoopback() {
+			return echo.NewHTTPError(http.StatusForbidden, "the stats are served to this machine only")
+		}
+		return next(c)
 	}
 }

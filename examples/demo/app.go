@@ -149,8 +149,8 @@ func newApp(cfg Config) (*echo.Echo, *core.Hub, error) {
 	e.GET("/rushws.js", echo.WrapHandler(client.Handler()))
 	e.POST("/api/token", tokenHandler(cfg))
 	e.GET("/ws", echows.Handler(hub, chat, origin, limit, auth))
-	e.GET("/api/ws/stats", echows.StatsHandler(hub))
-	e.GET("/api/ws/rooms", echows.RoomsHandler(hub))
+	e.GET("/api/ws/stats", echo.WrapHandler(core.StatsHandler(hub)))
+	e.GET("/api/ws/rooms", echo.WrapHandler(core.RoomsHandler(hub)))
 	return e, hub, nil
 }
 

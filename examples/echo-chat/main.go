@@ -164,8 +164,8 @@ func newApp(logger *slog.Logger) (http.Handler, *core.Hub, error) {
 		return c.HTMLBlob(http.StatusOK, page)
 	})
 	echows.WS(e, "/ws/:room", hub, chat.Handle, chat.ValidRoom)
-	e.GET("/api/ws/stats", echows.StatsHandler(hub))
-	e.GET("/api/ws/rooms", echows.RoomsHandler(hub))
+	e.GET("/api/ws/stats", echo.WrapHandler(core.StatsHandler(hub)))
+	e.GET("/api/ws/rooms", echo.WrapHandler(core.RoomsHandler(hub)))
 	// Admin routes: in production, serve them behind auth or on an internal
 	// listener (the probes say nothing sensitive; metrics and stats do).
 	// livez and readyz are for Kubernetes probes; readyz says 503 as soon

@@ -145,8 +145,8 @@ func newEcho(logger *slog.Logger) (*echo.Echo, *core.Hub, error) {
 		return c.HTMLBlob(http.StatusOK, page)
 	})
 	echo5ws.WS(e, "/ws/:room", hub, chat.Handle, chat.ValidRoom)
-	e.GET("/api/ws/stats", echo5ws.StatsHandler(hub))
-	e.GET("/api/ws/rooms", echo5ws.RoomsHandler(hub))
+	e.GET("/api/ws/stats", echo.WrapHandler(core.StatsHandler(hub)))
+	e.GET("/api/ws/rooms", echo.WrapHandler(core.RoomsHandler(hub)))
 	e.GET(chat.ClientPath, echo.WrapHandler(client.Handler())) // the JS client the page imports
 	return e, hub, nil
 }

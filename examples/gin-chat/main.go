@@ -129,8 +129,8 @@ func newApp(logger *slog.Logger) (http.Handler, *core.Hub, error) {
 		c.Data(http.StatusOK, "text/html; charset=utf-8", page)
 	})
 	ginws.WS(r, "/ws/:room", hub, chat.Handle, chat.ValidRoom)
-	r.GET("/api/ws/stats", ginws.StatsHandler(hub))
-	r.GET("/api/ws/rooms", ginws.RoomsHandler(hub))
+	r.GET("/api/ws/stats", gin.WrapH(core.StatsHandler(hub)))
+	r.GET("/api/ws/rooms", gin.WrapH(core.RoomsHandler(hub)))
 	// Admin routes: in production, serve them behind auth or on an internal
 	// listener (the probes say nothing sensitive; metrics and stats do).
 	// livez and readyz are for Kubernetes probes; readyz says 503 as soon
