@@ -18,15 +18,17 @@ import (
 	"github.com/rushws/rushws/redisbroker"
 )
 
-// deadAddr returns a local address where nothing listens.
+// deadAddr returns a local address where nothing listens: port 1 on the
+// loopback address. Listening there takes privileges and port 0 never
+// hands it out, so no other test can take it between this call and the
+// dial (a freed ephemeral port can be, when tests run in parallel).
 func deadAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	const addr = "127.0.0.1:1"
+	if c, err := net.Dial("tcp", addr); err == nil {
+		_ = c.Close()
+		t.Skipf("something listens on %s on this machine; the test needs it free", addr)
 	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
 	return addr
 }
 
