@@ -16,7 +16,9 @@ import (
 
 func TestHeartbeat(t *testing.T) {
 	t.Parallel()
-	s := newServer(t, core.Config{PingInterval: 20 * time.Millisecond, PongTimeout: 150 * time.Millisecond}, chat)
+	// The pong timeout leaves the reading peer time to answer on a busy
+	// machine: it must not be closed too.
+	s := newServer(t, core.Config{PingInterval: 20 * time.Millisecond, PongTimeout: 2 * time.Second}, chat)
 	silent := wstest.Dial(t, s.url("lobby"))
 	alive := wstest.Dial(t, s.url("lobby"))
 	eventually(t, "both connections to register", func() bool { return s.hub.Stats().Accepted == 2 })
@@ -31,10 +33,10 @@ func TestHeartbeat(t *testing.T) {
 			}
 		}
 	}()
-	eventually(t, "the silent peer to be closed", func() bool { return s.hub.Stats().Connections == 1 })
+	eventually(t, "the silent peer to be closed", func() bool { return s.hub.Stats().Connections <= 1 })
 	st := s.hub.Stats()
-	if st.Timeouts != 1 {
-		t.Fatalf("Timeouts = %d, want 1", st.Timeouts)
+	if st.Timeouts != 1 || st.Connections != 1 {
+		t.Fatalf("Timeouts = %d, Connections = %d; want 1 and 1: the silent peer closed, the reading one kept", st.Timeouts, st.Connections)
 	}
 	eventually(t, "a ping round trip", func() bool { return s.hub.Stats().PingRTT > 0 })
 	for _, c := range s.hub.Connections() {
