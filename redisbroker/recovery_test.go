@@ -141,6 +141,11 @@ func (n *rnode) joined(t testing.TB, room string, members int) {
 // published waits until the broker has handed n messages to Redis.
 func (n *rnode) published(t testing.TB, want uint64) {
 	t.Helper()
+	defer func() {
+		if t.Failed() { // what the broker saw instead, for the failure report
+			t.Logf("broker stats: %+v; hub stats: %+v", n.broker.Stats(), n.hub.Stats())
+		}
+	}()
 	eventually(t, 5*time.Second, func() bool { return n.broker.Stats().Published >= want }, "published %d", want)
 }
 
