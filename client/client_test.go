@@ -65,6 +65,7 @@ func get(t *testing.T, srv *httptest.Server, method, path string, header http.He
 }
 
 func TestHandler(t *testing.T) {
+	t.Parallel()
 	sum := sha256.Sum256(client.Script())
 	wantETag := `"` + hex.EncodeToString(sum[:8]) + `"`
 	for _, m := range mounts {
@@ -121,6 +122,7 @@ func TestHandler(t *testing.T) {
 }
 
 func TestHandlerRefusesOtherMethods(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(client.Handler())
 	defer srv.Close()
 	for _, method := range []string{"POST", "PUT", "DELETE"} {
@@ -134,6 +136,7 @@ func TestHandlerRefusesOtherMethods(t *testing.T) {
 }
 
 func TestTypesHandler(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(client.TypesHandler())
 	defer srv.Close()
 	resp, body := get(t, srv, "GET", "/rushws.d.ts", nil)
@@ -152,6 +155,7 @@ func TestTypesHandler(t *testing.T) {
 // The files are what the package says: an ES module exporting connect, and
 // declarations for it.
 func TestFiles(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		file []byte

@@ -24,8 +24,20 @@ import (
 // bystander in the room "lobby" that every case checks is still served.
 
 // inEachReadMode runs test once per read mode, as subtests "auto" and
-// "goroutine".
+// "goroutine" that run in parallel: each starts a hub of its own.
 func inEachReadMode(t *testing.T, test func(t *testing.T, mode core.ReadMode)) {
+	t.Helper()
+	for _, m := range readModes {
+		t.Run(m.name, func(t *testing.T) {
+			t.Parallel()
+			test(t, m.mode)
+		})
+	}
+}
+
+// inEachReadModeAlone is inEachReadMode for a test that measures the
+// process (its heap): the read modes run one after the other.
+func inEachReadModeAlone(t *testing.T, test func(t *testing.T, mode core.ReadMode)) {
 	t.Helper()
 	for _, m := range readModes {
 		t.Run(m.name, func(t *testing.T) { test(t, m.mode) })
@@ -130,7 +142,10 @@ func (s *abuseServer) checkGone(t *testing.T) {
 // which RFC 6455 forbids a client to do. The server may refuse it, but
 // must not log an error, must write nothing into the connection it took
 // over after refusing, and must count the refusal.
-func TestEarlyData(t *testing.T) { inEachReadMode(t, earlyData) }
+func TestEarlyData(t *testing.T) {
+	t.Parallel()
+	inEachReadMode(t, earlyData)
+}
 
 func earlyData(t *testing.T, mode core.ReadMode) {
 	s := newAbuseServer(t, core.Config{ReadMode: mode, PingInterval: -1})
@@ -180,7 +195,9 @@ func rejectedTotal(st core.Stats) uint64 {
 // TestEmptyContinuationFlood sends a message of half a million empty
 // continuation frames: the server must finish it (echo the one byte it
 // carries) without holding memory per frame, and stay responsive.
-func TestEmptyContinuationFlood(t *testing.T) { inEachReadMode(t, emptyContinuationFlood) }
+//
+// Not parallel: it measures the heap of the whole test process.
+func TestEmptyContinuationFlood(t *testing.T) { inEachReadModeAlone(t, emptyContinuationFlood) }
 
 func emptyContinuationFlood(t *testing.T, mode core.ReadMode) {
 	s := newAbuseServer(t, core.Config{ReadMode: mode, PingInterval: -1})
@@ -214,7 +231,10 @@ func emptyContinuationFlood(t *testing.T, mode core.ReadMode) {
 // TestPingFlood sends ten thousand pings, first reading the pongs, then
 // without reading anything: the flooder gets its pongs or is slowed by
 // TCP, and the bystander is never affected.
-func TestPingFlood(t *testing.T) { inEachReadMode(t, pingFlood) }
+func TestPingFlood(t *testing.T) {
+	t.Parallel()
+	inEachReadMode(t, pingFlood)
+}
 
 func pingFlood(t *testing.T, mode core.ReadMode) {
 	s := newAbuseServer(t, core.Config{ReadMode: mode, PingInterval: -1})
@@ -265,7 +285,10 @@ func pingFlood(t *testing.T, mode core.ReadMode) {
 // frame it is sending, and one that stops reading halfway through a large
 // message it is being sent: each is closed in bounded time (pong timeout,
 // write timeout or the slow-consumer policy), and nobody else notices.
-func TestPeerStallsMidMessage(t *testing.T) { inEachReadMode(t, peerStallsMidMessage) }
+func TestPeerStallsMidMessage(t *testing.T) {
+	t.Parallel()
+	inEachReadMode(t, peerStallsMidMessage)
+}
 
 func peerStallsMidMessage(t *testing.T, mode core.ReadMode) {
 	t.Run("stops sending mid-frame", func(t *testing.T) {
@@ -341,7 +364,10 @@ func drainOne(c *rawws.Conn) error {
 // configured as the examples configure theirs (ReadHeaderTimeout set, here
 // shortened for the test): the server drops it when the timeout passes,
 // before the headers are complete, and the hub never sees it.
-func TestTrickledHeaders(t *testing.T) { inEachReadMode(t, trickledHeaders) }
+func TestTrickledHeaders(t *testing.T) {
+	t.Parallel()
+	inEachReadMode(t, trickledHeaders)
+}
 
 func trickledHeaders(t *testing.T, mode core.ReadMode) {
 	s := newAbuseServer(t, core.Config{ReadMode: mode, PingInterval: -1})
@@ -360,6 +386,8 @@ func trickledHeaders(t *testing.T, mode core.ReadMode) {
 		if _, err := nc.Write(req[sent : sent+1]); err != nil {
 			break
 		}
+		// The trickle is the abuse under test: a byte every 50 ms, until
+		// the server drops it (no event to wait for instead).
 		time.Sleep(50 * time.Millisecond)
 		if closedByPeer(nc) {
 			break
@@ -379,7 +407,10 @@ func trickledHeaders(t *testing.T, mode core.ReadMode) {
 // timeouts: an idle keep-alive connection is closed by IdleTimeout, and an
 // upgraded WebSocket outlives ReadTimeout and WriteTimeout (the hijacked
 // connection must not keep their deadlines).
-func TestServerTimeouts(t *testing.T) { inEachReadMode(t, serverTimeouts) }
+func TestServerTimeouts(t *testing.T) {
+	t.Parallel()
+	inEachReadMode(t, serverTimeouts)
+}
 
 func serverTimeouts(t *testing.T, mode core.ReadMode) {
 	s := newAbuseServer(t, core.Config{ReadMode: mode, PingInterval: -1})
@@ -413,7 +444,9 @@ func serverTimeouts(t *testing.T, mode core.ReadMode) {
 			t.Fatal(err)
 		}
 		eventually(t, "the route handler to run", func() bool { return s.hub.Stats().Accepted > before })
-		time.Sleep(10 * unit) // past ReadTimeout and WriteTimeout
+		// Time passing beyond ReadTimeout and WriteTimeout is what is
+		// tested: the deadlines they would have set have no event to wait on.
+		time.Sleep(10 * unit)
 		if err := c.WriteFrames(rawws.Text("still here"), closeFrame(1000, "")); err != nil {
 			t.Fatal(err)
 		}
@@ -490,7 +523,10 @@ func newLoopbackServer(h http.Handler) *httptest.Server {
 // Origin header, invalid UTF-8) and checks that every record the hub logs
 // stays one line with one level and one message: attacker-controlled
 // values are quoted, never spliced.
-func TestLogInjection(t *testing.T) { inEachReadMode(t, logInjection) }
+func TestLogInjection(t *testing.T) {
+	t.Parallel()
+	inEachReadMode(t, logInjection)
+}
 
 func logInjection(t *testing.T, mode core.ReadMode) {
 	s := newAbuseServer(t, core.Config{ReadMode: mode, PingInterval: -1})

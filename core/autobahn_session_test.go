@@ -430,6 +430,8 @@ func (tc abCase) play(t *testing.T, srv *abuseServer) string {
 	}()
 	for i, p := range tc.parts {
 		if p.wait > 0 {
+			// Autobahn's pause between the parts is the case itself:
+			// the server must behave the same whenever the rest comes.
 			time.Sleep(p.wait)
 			if s.closedByServer() {
 				break

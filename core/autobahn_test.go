@@ -36,6 +36,8 @@ import (
 //
 // The whole table runs once per read mode: "auto/6.4.2",
 // "goroutine/6.4.2".
+//
+// Not parallel with other tests: it checks goroutines against its start.
 func TestAutobahn(t *testing.T) {
 	ignore := goleak.IgnoreCurrent()
 	for _, m := range readModes {

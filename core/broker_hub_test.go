@@ -187,6 +187,7 @@ func newCluster(t *testing.T) *cluster {
 }
 
 func TestBrokerTwoHubs(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		run  func(t *testing.T, c *cluster)
@@ -326,6 +327,7 @@ func TestBrokerTwoHubs(t *testing.T) {
 }
 
 func TestBrokerBinaryAndStats(t *testing.T) {
+	t.Parallel()
 	c := newCluster(t)
 	a, b := dialMember(t, c.s1, "r"), dialMember(t, c.s2, "r")
 	if _, err := c.s1.hub.To("r").SendBinary([]byte{1, 2, 3}); err != nil {
@@ -356,6 +358,7 @@ func TestBrokerBinaryAndStats(t *testing.T) {
 }
 
 func TestBrokerSubscriptionsFollowRooms(t *testing.T) {
+	t.Parallel()
 	// Members of one hub join and leave the same rooms concurrently: at the
 	// end the broker is subscribed to exactly the rooms that have members,
 	// each once.
@@ -387,6 +390,7 @@ func TestBrokerSubscriptionsFollowRooms(t *testing.T) {
 }
 
 func TestBrokerLifecycle(t *testing.T) {
+	t.Parallel()
 	refused := errors.New("no backend")
 	n := &memNet{}
 	bad := n.broker()

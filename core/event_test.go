@@ -14,6 +14,7 @@ import (
 )
 
 func TestBadEvents(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, core.Config{}, func(c *core.Conn) error {
 		if err := chat(c); err != nil {
 			return err
@@ -71,6 +72,7 @@ func TestBadEvents(t *testing.T) {
 }
 
 func TestAcks(t *testing.T) {
+	t.Parallel()
 	inHandler := make(chan error, 1)
 	viaFunc := make(chan string, 1)
 	s := newServer(t, core.Config{}, func(c *core.Conn) error {
@@ -156,6 +158,7 @@ func TestAcks(t *testing.T) {
 }
 
 func TestOnceOffAndRaw(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, core.Config{}, func(c *core.Conn) error {
 		c.Once("hi", func(c *core.Conn, _ json.RawMessage) (any, error) { return "first", nil })
 		c.On("drop", func(c *core.Conn, _ json.RawMessage) (any, error) {
@@ -205,6 +208,7 @@ func TestOnceOffAndRaw(t *testing.T) {
 }
 
 func TestPanickingHandler(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, core.Config{}, func(c *core.Conn) error {
 		if err := chat(c); err != nil {
 			return err
@@ -232,6 +236,7 @@ func TestPanickingHandler(t *testing.T) {
 }
 
 func TestRouteHandlerPanics(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, core.Config{}, func(c *core.Conn) error {
 		if c.Param("room") == "bad" {
 			panic("route handler bug")

@@ -62,6 +62,7 @@ func gorillaFrame(t *testing.T, mt int, payload []byte) []byte {
 // The writer's own framing is byte for byte what gorilla writes, at every
 // length boundary of RFC 6455's three length encodings.
 func TestFramesMatchGorilla(t *testing.T) {
+	t.Parallel()
 	for _, n := range []int{0, 1, 125, 126, 127, 1000, 65535, 65536, 70000} {
 		payload := []byte(strings.Repeat("x", n))
 		for _, mt := range []int{TextMessage, BinaryMessage} {

@@ -34,6 +34,7 @@ func frame(fin bool, rsv byte, opcode byte, payload []byte) []byte {
 }
 
 func TestMalformedFrames(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, core.Config{ReadLimit: 1024}, chat)
 	bystander := wstest.Dial(t, s.url("lobby"))
 	closePayload := func(code uint16) []byte { return binary.BigEndian.AppendUint16(nil, code) }
@@ -77,6 +78,7 @@ func TestMalformedFrames(t *testing.T) {
 }
 
 func TestBinaryWithoutRawHandler(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, core.Config{}, chat)
 	c := wstest.Dial(t, s.url("lobby"))
 	c.SendBinary([]byte{0xde, 0xad})

@@ -21,6 +21,7 @@ func upgradeHeader() http.Header {
 }
 
 func TestBadHandshakes(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, core.Config{}, chat)
 	bystander := wstest.Dial(t, s.url("lobby"))
 	roundTrip(t, bystander)
@@ -71,6 +72,7 @@ func TestBadHandshakes(t *testing.T) {
 }
 
 func TestSameOriginAllowed(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, core.Config{}, chat)
 	origin := s.srv.URL // same scheme and host:port as the request's Host
 	c := wstest.Dial(t, s.url("lobby"), wstest.WithOrigin(origin))
@@ -78,6 +80,7 @@ func TestSameOriginAllowed(t *testing.T) {
 }
 
 func TestHubFull(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, core.Config{MaxConnections: 2}, chat)
 	a := wstest.Dial(t, s.url("lobby"))
 	b := wstest.Dial(t, s.url("lobby"))
@@ -98,6 +101,7 @@ func TestHubFull(t *testing.T) {
 }
 
 func TestMiddleware(t *testing.T) {
+	t.Parallel()
 	var order []string
 	mark := func(name string) core.MiddlewareFunc {
 		return func(next core.HandlerFunc) core.HandlerFunc {
@@ -144,6 +148,7 @@ func TestMiddleware(t *testing.T) {
 }
 
 func TestCloseErrorAfterUpgrade(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, core.Config{}, func(c *core.Conn) error {
 		return &core.CloseError{Code: 4000, Reason: "go away"}
 	})
@@ -155,6 +160,7 @@ func TestCloseErrorAfterUpgrade(t *testing.T) {
 }
 
 func TestRefusedAfterShutdown(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, core.Config{}, chat)
 	c := wstest.Dial(t, s.url("lobby"))
 	if err := s.hub.Shutdown(context.Background()); err != nil {
@@ -174,6 +180,7 @@ func TestRefusedAfterShutdown(t *testing.T) {
 }
 
 func TestConnFacts(t *testing.T) {
+	t.Parallel()
 	type ctxKey struct{}
 	got := make(chan map[string]any, 1)
 	hub, err := core.NewHub(core.Config{})
@@ -205,6 +212,7 @@ func TestConnFacts(t *testing.T) {
 }
 
 func TestRefusedAfterJoinLeavesNoGhost(t *testing.T) {
+	t.Parallel()
 	joinThenRefuse := func(next core.HandlerFunc) core.HandlerFunc {
 		return func(c *core.Conn) error {
 			if err := c.Join("lobby"); err != nil {

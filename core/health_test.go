@@ -39,6 +39,7 @@ func probe(t *testing.T, h http.Handler, method string) (int, core.Health, strin
 // connected: ready until Shutdown begins, then 503; live until the hub has
 // closed.
 func TestHealthShutdown(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, core.Config{}, chat)
 	live, ready := core.LiveHandler(s.hub), core.ReadyHandler(s.hub)
 	c := wstest.Dial(t, s.url("lobby"))
@@ -85,6 +86,7 @@ func TestHealthShutdown(t *testing.T) {
 // peer, so quiet connections stay healthy past the pong timeout; the counts
 // add up to the connections, and the hub stays ready.
 func TestHealthQuietPeers(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, core.Config{PingInterval: -1, PongTimeout: 50 * time.Millisecond}, chat)
 	quiet := wstest.Dial(t, s.url("lobby"))
 	talker := wstest.Dial(t, s.url("lobby"))
@@ -101,6 +103,7 @@ func TestHealthQuietPeers(t *testing.T) {
 }
 
 func TestHealthHandlers(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		handler func(*core.Hub) http.Handler
@@ -149,6 +152,7 @@ func (b *healthBroker) Stats() core.BrokerStats {
 func (b *healthBroker) Close() error { return nil }
 
 func TestHealthBroker(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name      string
 		connected bool

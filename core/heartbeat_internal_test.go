@@ -6,6 +6,7 @@ import (
 )
 
 func TestShardCount(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		interval time.Duration
 		want     int
@@ -27,6 +28,7 @@ func TestShardCount(t *testing.T) {
 // connections evenly over the heartbeat's shards and that the shards
 // together name every connection exactly once.
 func TestShardsPartitionConnections(t *testing.T) {
+	t.Parallel()
 	h, err := NewHub(Config{PingInterval: time.Hour})
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 // slice of the connections at a time, still reaches every connection and
 // closes none that answers.
 func TestHeartbeatPingsEveryShard(t *testing.T) {
+	t.Parallel()
 	const n = 40
 	s := newServer(t, core.Config{PingInterval: 160 * time.Millisecond, PongTimeout: 2 * time.Second}, chat)
 	pings := make([]atomic.Int32, n)

@@ -17,6 +17,7 @@ import (
 // less than the bound) must see them all delivered, in order, and the
 // connection stay open.
 func TestHandlerSendsMoreThanHalfTheQueue(t *testing.T) {
+	t.Parallel()
 	const n = 200 // over half the default bound of 256 messages
 	s := newServer(t, core.Config{}, func(c *core.Conn) error {
 		if err := chat(c); err != nil {
@@ -49,6 +50,7 @@ func TestHandlerSendsMoreThanHalfTheQueue(t *testing.T) {
 // What others queue for a connection while its handler runs is delivered
 // once the handler returns, after what the handler sent before.
 func TestSendsDuringHandlerAreDelivered(t *testing.T) {
+	t.Parallel()
 	entered := make(chan struct{})
 	release := make(chan struct{})
 	s := newServer(t, core.Config{}, func(c *core.Conn) error {
@@ -81,6 +83,7 @@ func TestSendsDuringHandlerAreDelivered(t *testing.T) {
 // A handler that closes its own connection: the close frame is written by
 // the read goroutine after the handler's earlier sends.
 func TestHandlerClosesAfterSending(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, core.Config{}, func(c *core.Conn) error {
 		return c.On("bye", func(c *core.Conn, _ json.RawMessage) (any, error) {
 			if err := c.Emit("last", "words"); err != nil {
@@ -99,6 +102,7 @@ func TestHandlerClosesAfterSending(t *testing.T) {
 // Messages of many sizes, read into reused buffers, reach the raw handler
 // intact: a short message after a long one carries nothing of it.
 func TestReusedReadBuffers(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, core.Config{ReadLimit: 70000}, func(c *core.Conn) error {
 		c.OnMessage(func(c *core.Conn, mt int, data []byte) error {
 			if mt == core.BinaryMessage {
@@ -124,6 +128,7 @@ func TestReusedReadBuffers(t *testing.T) {
 // Many clients echo while broadcasts go to all of them: every client gets
 // its own echoes in order and every broadcast, under -race.
 func TestEchoWhileBroadcasting(t *testing.T) {
+	t.Parallel()
 	const clients, msgs, news = 8, 100, 50
 	s := newServer(t, core.Config{}, chat)
 	cls := make([]*wstest.Client, clients)

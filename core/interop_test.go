@@ -17,6 +17,7 @@ import (
 // permessage-deflate: every message whole and in order, small and large,
 // text and binary, and pings answered.
 func TestInteropCoderWebsocket(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name string
 		mode cws.CompressionMode

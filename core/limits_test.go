@@ -16,6 +16,7 @@ import (
 )
 
 func TestReadLimit(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, core.Config{ReadLimit: 1024}, chat)
 	big := wstest.Dial(t, s.url("lobby"))
 	other := wstest.Dial(t, s.url("lobby"))
@@ -27,6 +28,7 @@ func TestReadLimit(t *testing.T) {
 }
 
 func TestReadLimitAfterDecompression(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, core.Config{ReadLimit: 1024, EnableCompression: true}, chat)
 	d := *websocket.DefaultDialer
 	d.EnableCompression = true
@@ -42,6 +44,7 @@ func TestReadLimitAfterDecompression(t *testing.T) {
 }
 
 func TestInvalidUTF8(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, core.Config{}, func(c *core.Conn) error {
 		if err := chat(c); err != nil {
 			return err
@@ -71,6 +74,7 @@ func TestInvalidUTF8(t *testing.T) {
 }
 
 func TestRoomLimits(t *testing.T) {
+	t.Parallel()
 	joinMany := func(c *core.Conn) error {
 		return c.On("join-many", func(c *core.Conn, data json.RawMessage) (any, error) {
 			var n int
@@ -116,6 +120,7 @@ func TestRoomLimits(t *testing.T) {
 }
 
 func TestJoinLeaveIdempotent(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, core.Config{}, func(c *core.Conn) error {
 		for i := 0; i < 3; i++ {
 			if err := c.Join("a", "b"); err != nil {
@@ -137,6 +142,7 @@ func TestJoinLeaveIdempotent(t *testing.T) {
 }
 
 func TestSlowConsumer(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name   string
 		policy core.SlowConsumerPolicy
@@ -147,6 +153,11 @@ func TestSlowConsumer(t *testing.T) {
 				// The stalled peer gets one WriteTimeout to take its last
 				// frame and the close frame before it is dropped.
 				cfg.WriteTimeout = 500 * time.Millisecond
+			} else {
+				// The stalled peer's write blocks all along: a run longer
+				// than the default WriteTimeout (on a busy machine) must
+				// not close it.
+				cfg.WriteTimeout = time.Hour
 			}
 			s := newServer(t, cfg, chat)
 			stalled := wstest.Dial(t, s.url("lobby"))
@@ -210,6 +221,7 @@ func TestSlowConsumer(t *testing.T) {
 }
 
 func TestClientCloses(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name  string
 		close func(c *wstest.Client)
@@ -258,6 +270,7 @@ func TestClientCloses(t *testing.T) {
 }
 
 func TestServerClose(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, core.Config{}, func(c *core.Conn) error {
 		return c.On("bye", func(c *core.Conn, _ json.RawMessage) (any, error) {
 			if err := c.Close(999, ""); err == nil {
@@ -276,6 +289,7 @@ func TestServerClose(t *testing.T) {
 }
 
 func TestContextCancelledOnClose(t *testing.T) {
+	t.Parallel()
 	done := make(chan struct{})
 	s := newServer(t, core.Config{}, func(c *core.Conn) error {
 		ctx := c.Context()

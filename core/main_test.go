@@ -107,10 +107,13 @@ func chat(c *core.Conn) error {
 	})
 }
 
-// eventually polls cond until it holds or the deadline passes.
+// eventually polls cond until it holds or the deadline passes: 30s, as
+// what a quiet machine does in a moment can take many seconds on a busy one
+// running the tests in parallel, and the bound only matters when something
+// never happens.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

@@ -19,6 +19,8 @@ import (
 // of section 6 again in 1-byte fragments, close codes registered after
 // Autobahn's list was written, the read limit, and permessage-deflate
 // misuse. Each expects what RFC 6455 or RFC 7692 requires.
+//
+// Not parallel with other tests: it checks goroutines against its start.
 func TestProtocolBeyondAutobahn(t *testing.T) {
 	ignore := goleak.IgnoreCurrent()
 	for _, m := range readModes {

@@ -101,6 +101,7 @@ type token struct {
 }
 
 func TestDefaultIdentity(t *testing.T) {
+	t.Parallel()
 	var nilClaims *testClaims
 	for _, tc := range []struct {
 		name string
@@ -129,6 +130,7 @@ func TestDefaultIdentity(t *testing.T) {
 }
 
 func TestReplayFrom(t *testing.T) {
+	t.Parallel()
 	state := StreamState{Top: Position{"E", 10}, Oldest: 4}
 	for _, tc := range []struct {
 		name         string

@@ -3,6 +3,7 @@ package core
 import "testing"
 
 func TestSmallMap(t *testing.T) {
+	t.Parallel()
 	var m smallMap[int]
 	for i, k := range []string{"a", "b", "c"} {
 		m.set(k, i)

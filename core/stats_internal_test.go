@@ -7,6 +7,7 @@ import (
 )
 
 func TestStatsHistogramBuckets(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		bounds *histBounds
@@ -44,6 +45,7 @@ func TestStatsHistogramBuckets(t *testing.T) {
 // TestStatsHistogramConcurrent observes from many goroutines at once; run
 // with -race, nothing is lost.
 func TestStatsHistogramConcurrent(t *testing.T) {
+	t.Parallel()
 	var s counters
 	var wg sync.WaitGroup
 	for g := range 8 {

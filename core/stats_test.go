@@ -14,6 +14,7 @@ import (
 )
 
 func TestStatsCloseClass(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		code int
@@ -68,6 +69,7 @@ func statsRoute(c *core.Conn) error {
 // TestStatsCloses ends one connection per case, the way users and servers
 // do, and checks it is counted once, under its class.
 func TestStatsCloses(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		end      func(s *server, c *wstest.Client)
@@ -119,6 +121,7 @@ func TestStatsCloses(t *testing.T) {
 // TestStatsHistograms checks the two histograms fill from real traffic and
 // stay consistent.
 func TestStatsHistograms(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, core.Config{PingInterval: 20 * time.Millisecond, PongTimeout: 5 * time.Second}, chat)
 	a := wstest.Dial(t, s.url("lobby"))
 	b := wstest.Dial(t, s.url("lobby"))
@@ -168,6 +171,7 @@ func TestStatsHistograms(t *testing.T) {
 }
 
 func TestStatsJSON(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name       string
 		stats      core.Stats

@@ -102,6 +102,7 @@ func expectOnce(t *testing.T, hub *core.Hub, m member, event, want string) {
 }
 
 func TestTargetExcept(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		send func(h *core.Hub, a, b, c member) (int, error)
@@ -167,6 +168,7 @@ func TestTargetExcept(t *testing.T) {
 }
 
 func TestTargetInvalidRooms(t *testing.T) {
+	t.Parallel()
 	hub, err := core.NewHub(core.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -189,6 +191,7 @@ func TestTargetInvalidRooms(t *testing.T) {
 }
 
 func TestJoinErrorsNameTheRoom(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, core.Config{MaxRoomsPerConn: 1}, fanout)
 	m := dialMember(t, s, "first")
 	tests := []struct {
@@ -222,6 +225,7 @@ func TestJoinErrorsNameTheRoom(t *testing.T) {
 }
 
 func TestTargetClose(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, core.Config{}, fanout)
 	a := dialMember(t, s, "kick")
 	b := dialMember(t, s, "kick", "stay")
@@ -256,6 +260,7 @@ func TestTargetClose(t *testing.T) {
 }
 
 func TestTargetEmitWithAck(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, core.Config{}, fanout)
 	a := dialMember(t, s, "q")
 	b := dialMember(t, s, "q")
@@ -339,6 +344,7 @@ func TestTargetEmitWithAck(t *testing.T) {
 }
 
 func TestTargetEmitWithAckFuncFromHandler(t *testing.T) {
+	t.Parallel()
 	// A handler polls its room without blocking its own read loop, and
 	// reports the answers to the asker.
 	poll := func(c *core.Conn) error {
@@ -383,6 +389,7 @@ func TestTargetEmitWithAckFuncFromHandler(t *testing.T) {
 }
 
 func TestHubMembers(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, core.Config{}, fanout)
 	a := dialMember(t, s, "r")
 	b := dialMember(t, s, "r")
@@ -454,6 +461,7 @@ func TestHubMembers(t *testing.T) {
 }
 
 func TestRoomsHandler(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, core.Config{}, fanout)
 	a := dialMember(t, s, "lobby")
 	dialMember(t, s, "lobby")

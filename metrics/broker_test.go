@@ -74,6 +74,7 @@ func redisHub(t *testing.T, addr, prefix string) (*core.Hub, string, *metrics.Co
 // to a client of another, through Redis, and reads the broker's metrics of
 // both hubs.
 func TestMetricsRedisBroker(t *testing.T) {
+	t.Parallel()
 	addr := redisAddr(t)
 	var p [6]byte
 	_, _ = rand.Read(p[:])

@@ -179,6 +179,7 @@ func lint(t *testing.T, c prometheus.Collector) {
 }
 
 func TestMetricsLintFresh(t *testing.T) {
+	t.Parallel()
 	s := newSession(t, core.Config{}, metrics.Config{ConstLabels: prometheus.Labels{"hub": "chat"}})
 	lint(t, s.col)
 	// Every reason and class is there from the start, at zero.
@@ -201,6 +202,7 @@ func TestMetricsLintFresh(t *testing.T) {
 // TestMetricsScriptedSession runs a session with real clients and checks
 // that every counter says exactly what happened.
 func TestMetricsScriptedSession(t *testing.T) {
+	t.Parallel()
 	s := newSession(t, core.Config{PingInterval: -1}, metrics.Config{})
 	url := s.wsURL("/ws/lobby")
 
@@ -368,6 +370,7 @@ rushws_ping_rtt_seconds_count 0
 }
 
 func TestMetricsPingRTT(t *testing.T) {
+	t.Parallel()
 	s := newSession(t, core.Config{PingInterval: 20 * time.Millisecond, PongTimeout: 5 * time.Second}, metrics.Config{})
 	dial(t, s.wsURL("/ws/lobby")) // its reads answer pings with pongs
 	eventually(t, "three pongs", func() bool { return s.hub.Stats().PingRTTHistogram.Count >= 3 })
@@ -398,6 +401,7 @@ func TestMetricsPingRTT(t *testing.T) {
 }
 
 func TestMetricsRejectReasons(t *testing.T) {
+	t.Parallel()
 	banned := func(next core.HandlerFunc) core.HandlerFunc {
 		return func(c *core.Conn) error {
 			if c.Request().URL.Query().Has("banned") {
@@ -474,6 +478,7 @@ func (b *staticBroker) Stats() core.BrokerStats                           { retu
 func (b *staticBroker) Close() error                                      { return nil }
 
 func TestMetricsBroker(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		stats core.BrokerStats
@@ -537,6 +542,7 @@ rushws_broker_published_total 0
 }
 
 func TestMetricsConfigErrors(t *testing.T) {
+	t.Parallel()
 	hub, err := core.NewHub(core.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -566,6 +572,7 @@ func TestMetricsConfigErrors(t *testing.T) {
 }
 
 func TestMetricsRegister(t *testing.T) {
+	t.Parallel()
 	hub, err := core.NewHub(core.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -616,6 +623,7 @@ func TestMetricsRegister(t *testing.T) {
 }
 
 func TestMetricsIsWebSocket(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		header http.Header
@@ -639,6 +647,7 @@ func TestMetricsIsWebSocket(t *testing.T) {
 }
 
 func TestMetricsMethodLabel(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, method, want string
 	}{

@@ -16,6 +16,7 @@ import (
 // its reason, every reason of core.RecoverReasons present (so the lists
 // cannot drift), and no recovery series on a hub without recovery.
 func TestMetricsRecovery(t *testing.T) {
+	t.Parallel()
 	hub, err := core.NewHub(core.Config{Recovery: core.RecoveryConfig{Enabled: true}, PingInterval: -1})
 	if err != nil {
 		t.Fatal(err)

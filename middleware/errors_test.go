@@ -37,6 +37,7 @@ func refusalError(t *testing.T, mw core.MiddlewareFunc, edit func(r *http.Reques
 // Origin and what it was compared with, quoted, escaped and cut; JWT
 // reasons once, plainly, without the token.
 func TestRefusalMessages(t *testing.T) {
+	t.Parallel()
 	origin, err := Origin(OriginConfig{AllowOrigins: []string{"https://app.example.com", "https://*.example.com"}})
 	if err != nil {
 		t.Fatal(err)

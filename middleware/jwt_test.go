@@ -89,6 +89,7 @@ func mustJWT(t *testing.T, cfg JWTConfig) core.MiddlewareFunc {
 }
 
 func TestJWTAccepts(t *testing.T) {
+	t.Parallel()
 	rsaTok := sign(t, jwt.SigningMethodRS256, rsaKey(), claims(), nil)
 	cases := []struct {
 		name  string
@@ -169,6 +170,7 @@ func TestJWTAccepts(t *testing.T) {
 // TestJWTStoresTokenWithoutCredential checks what handlers get under
 // ContextKey: the verified token, without the raw string.
 func TestJWTStoresTokenWithoutCredential(t *testing.T) {
+	t.Parallel()
 	tok := hs256(t)
 	got := make(chan any, 1)
 	s := newServer(t, adapters[0], core.Config{}, func(c *core.Conn) error {
@@ -190,6 +192,7 @@ func TestJWTStoresTokenWithoutCredential(t *testing.T) {
 }
 
 func TestJWTRefusesBadTokens(t *testing.T) {
+	t.Parallel()
 	pemPub, err := x509.MarshalPKIXPublicKey(&rsaKey().PublicKey)
 	if err != nil {
 		t.Fatal(err)
@@ -304,6 +307,8 @@ func TestJWTRefusesBadTokens(t *testing.T) {
 
 // TestJWTManyDotsBounded checks that hostile tokens are refused in one scan,
 // without allocating, before the JWT library sees them.
+//
+// Not parallel: testing.AllocsPerRun counts the allocations of the whole process.
 func TestJWTManyDotsBounded(t *testing.T) {
 	for _, tok := range []string{strings.Repeat(".", 100_000), strings.Repeat(".", MaxTokenLength), strings.Repeat("a.", MaxTokenLength/2)} {
 		var err error
@@ -318,6 +323,7 @@ func TestJWTManyDotsBounded(t *testing.T) {
 }
 
 func TestJWTCloseOnFailure(t *testing.T) {
+	t.Parallel()
 	forEachAdapter(t, func(t *testing.T, a adapter) {
 		handlerRuns := make(chan bool, 4)
 		s := newServer(t, a, core.Config{}, func(c *core.Conn) error {
@@ -357,6 +363,7 @@ func TestJWTCloseOnFailure(t *testing.T) {
 }
 
 func TestJWTExpiresWhileConnected(t *testing.T) {
+	t.Parallel()
 	forEachAdapter(t, func(t *testing.T, a adapter) {
 		exp := time.Now().Add(time.Hour).Truncate(time.Second)
 		clock := newFakeClock(exp.Add(-300 * time.Millisecond)) // 300ms of real time left
@@ -382,6 +389,7 @@ func TestJWTExpiresWhileConnected(t *testing.T) {
 }
 
 func TestJWTConfigErrors(t *testing.T) {
+	t.Parallel()
 	cases := map[string]JWTConfig{
 		"no key":                 {},
 		"none":                   {SigningMethod: "none", SigningKey: secret},
@@ -412,6 +420,7 @@ func TestJWTConfigErrors(t *testing.T) {
 // TestJWTUserKeyedRateLimit shows the middleware composing: JWT first, then
 // a RateLimit keyed by the user.
 func TestJWTUserKeyedRateLimit(t *testing.T) {
+	t.Parallel()
 	rl, err := NewRateLimiter(RateLimitConfig{
 		MaxPerKey:     1,
 		HandshakeRate: 1000,
@@ -437,6 +446,7 @@ func TestJWTUserKeyedRateLimit(t *testing.T) {
 }
 
 func TestJWTErrorHandlerAndSkipper(t *testing.T) {
+	t.Parallel()
 	forEachAdapter(t, func(t *testing.T, a adapter) {
 		t.Run("custom refusal", func(t *testing.T) {
 			s := newServer(t, a, core.Config{}, app, mustJWT(t, JWTConfig{SigningKey: secret,

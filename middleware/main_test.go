@@ -82,11 +82,15 @@ var adapters = []adapter{
 	}},
 }
 
-// forEachAdapter runs fn as a subtest per adapter.
+// forEachAdapter runs fn as a subtest per adapter; the subtests run in
+// parallel, so fn must start a hub of its own.
 func forEachAdapter(t *testing.T, fn func(t *testing.T, a adapter)) {
 	t.Helper()
 	for _, a := range adapters {
-		t.Run(a.name, func(t *testing.T) { fn(t, a) })
+		t.Run(a.name, func(t *testing.T) {
+			t.Parallel()
+			fn(t, a)
+		})
 	}
 }
 
@@ -199,10 +203,12 @@ func undisturbed(t testing.TB, s *server, good *wstest.Client, want int) {
 // rejected returns the hub's refusal count for reason.
 func rejected(s *server, reason string) uint64 { return s.hub.Stats().Rejected[reason] }
 
-// eventually waits until cond holds, failing t after a generous bound.
+// eventually waits until cond holds, failing t after a generous bound:
+// tests run in parallel on machines that may be busy, and the bound only
+// matters when something never happens.
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

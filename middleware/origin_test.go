@@ -26,6 +26,7 @@ func mustOrigin(t *testing.T, cfg OriginConfig) core.MiddlewareFunc {
 }
 
 func TestOriginAllows(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name, origin string
 		cfg          OriginConfig
@@ -61,6 +62,7 @@ func TestOriginAllows(t *testing.T) {
 }
 
 func TestOriginRefuses(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name    string
 		origin  []string
@@ -122,6 +124,7 @@ func TestOriginRefuses(t *testing.T) {
 // same-origin default refuses the same request; and a skipped handshake
 // falls back to the hub's check.
 func TestOriginReplacesSameOrigin(t *testing.T) {
+	t.Parallel()
 	forEachAdapter(t, func(t *testing.T, a adapter) {
 		mw := mustOrigin(t, OriginConfig{
 			AllowOrigins: []string{"https://app.example.com"},
@@ -145,6 +148,7 @@ func TestOriginReplacesSameOrigin(t *testing.T) {
 }
 
 func TestOriginConfigErrors(t *testing.T) {
+	t.Parallel()
 	for _, entry := range []string{
 		"*",
 		"app.example.com",
@@ -178,6 +182,7 @@ func TestOriginConfigErrors(t *testing.T) {
 }
 
 func TestOriginMatching(t *testing.T) {
+	t.Parallel()
 	m, err := newOrigin(OriginConfig{AllowOrigins: []string{"https://*.example.com", "https://example.com", "http://127.0.0.1:8080", "chrome-extension://abcdefghijklmnop"}})
 	if err != nil {
 		t.Fatal(err)

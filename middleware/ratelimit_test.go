@@ -93,6 +93,7 @@ func tally(rs []dialResult) map[int]int {
 }
 
 func TestRateLimitHandshakeBurst(t *testing.T) {
+	t.Parallel()
 	forEachAdapter(t, func(t *testing.T, a adapter) {
 		rl := mustLimiter(t, RateLimitConfig{HandshakeRate: rate.Every(time.Hour), HandshakeBurst: 20})
 		s := newServer(t, a, core.Config{}, app, rl.Middleware())
@@ -129,6 +130,7 @@ func TestRateLimitHandshakeBurst(t *testing.T) {
 }
 
 func TestRateLimitMaxPerKey(t *testing.T) {
+	t.Parallel()
 	forEachAdapter(t, func(t *testing.T, a adapter) {
 		rl := mustLimiter(t, RateLimitConfig{HandshakeRate: rate.Inf, MaxPerKey: 10})
 		refuseMarked := func(next core.HandlerFunc) core.HandlerFunc {
@@ -275,6 +277,7 @@ func (h *counting) get(ip string) int {
 }
 
 func TestRateLimitMessageFlood(t *testing.T) {
+	t.Parallel()
 	forEachAdapter(t, func(t *testing.T, a adapter) {
 		rl := mustLimiter(t, RateLimitConfig{MessageRate: 100, MessageBurst: 50, Strikes: -1})
 		h := &counting{n: map[string]int{}}
@@ -312,6 +315,7 @@ func TestRateLimitMessageFlood(t *testing.T) {
 }
 
 func TestRateLimitStrikes(t *testing.T) {
+	t.Parallel()
 	for _, code := range []int{0, core.CloseRateLimited} {
 		t.Run(strconv.Itoa(code), func(t *testing.T) {
 			forEachAdapter(t, func(t *testing.T, a adapter) {
@@ -344,6 +348,7 @@ func TestRateLimitStrikes(t *testing.T) {
 // IPs and shows its state shrinking back once they are idle, keeping the
 // keys that still have connections.
 func TestRateLimitKeysExpire(t *testing.T) {
+	t.Parallel()
 	clock := newFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	l := mustLimiter(t, RateLimitConfig{MaxPerKey: 5, now: clock.Now})
 	live, he := l.admit("192.0.2.1") // a key with a live connection
@@ -387,6 +392,7 @@ func TestRateLimitKeysExpire(t *testing.T) {
 // TestRateLimitKeysExpireThroughAdapters shows the same through real
 // handshakes, keyed by the framework's client IP.
 func TestRateLimitKeysExpireThroughAdapters(t *testing.T) {
+	t.Parallel()
 	forEachAdapter(t, func(t *testing.T, a adapter) {
 		clock := newFakeClock(time.Now())
 		rl := mustLimiter(t, RateLimitConfig{now: clock.Now})
@@ -409,6 +415,7 @@ func TestRateLimitKeysExpireThroughAdapters(t *testing.T) {
 }
 
 func TestClientIPKeyIPv6(t *testing.T) {
+	t.Parallel()
 	forEachAdapter(t, func(t *testing.T, a adapter) {
 		rl := mustLimiter(t, RateLimitConfig{HandshakeRate: rate.Every(time.Hour), HandshakeBurst: 1})
 		s := newServer(t, a, core.Config{}, app, rl.Middleware())
@@ -428,6 +435,7 @@ func TestClientIPKeyIPv6(t *testing.T) {
 // framework's trusted-proxy setting: with it off, X-Forwarded-For is
 // ignored, so a client cannot mint fresh keys by forging it.
 func TestRateLimitTrustedProxy(t *testing.T) {
+	t.Parallel()
 	untrusting := []adapter{
 		{"echo", func(hub *core.Hub, fn core.HandlerFunc, mw ...core.MiddlewareFunc) http.Handler {
 			e := echo.New()
@@ -460,6 +468,7 @@ func TestRateLimitTrustedProxy(t *testing.T) {
 }
 
 func TestRateLimitConfigErrors(t *testing.T) {
+	t.Parallel()
 	for name, cfg := range map[string]RateLimitConfig{
 		"negative rate":      {HandshakeRate: -1},
 		"negative burst":     {HandshakeBurst: -1},

@@ -21,6 +21,7 @@ const (
 )
 
 func TestBrokersCarryEveryTarget(t *testing.T) {
+	t.Parallel()
 	addr := redisAddr(t)
 	cfg := redisbroker.Config{Prefix: uniquePrefix(t)}
 	a, _ := startBroker(t, addr, hubA, cfg)
@@ -75,22 +76,23 @@ func TestBrokersCarryEveryTarget(t *testing.T) {
 	if gotB[4].Conn != hubB+".someconn" {
 		t.Errorf("direct message Conn = %q", gotB[4].Conn)
 	}
-	time.Sleep(50 * time.Millisecond) // nothing more may come
-	if n := recB.len(); n != 5 {
-		t.Errorf("B got %d messages, want 5", n)
+	fence(t, a, recB, recC) // nothing more may come
+	if n := recB.len(); n != 5+1 {
+		t.Errorf("B got %d messages before the fence, want 5", n-1)
 	}
-	if n := recC.len(); n != 2 {
-		t.Errorf("C got %d messages, want 2", n)
+	if n := recC.len(); n != 2+1 {
+		t.Errorf("C got %d messages before the fence, want 2", n-1)
 	}
-	if s := a.Stats(); s.Published != uint64(len(sends)) || s.PublishErrors != 0 || !s.Connected {
-		t.Errorf("publisher stats = %+v", s)
+	if s := a.Stats(); s.Published != uint64(len(sends)+1) || s.PublishErrors != 0 || !s.Connected {
+		t.Errorf("publisher stats = %+v (the fence included)", s)
 	}
-	if s := b.Stats(); s.Received != 5 || s.Drops != 0 || s.Subscriptions != 2 {
+	if s := b.Stats(); s.Received != 5+1 || s.Drops != 0 || s.Subscriptions != 2 {
 		t.Errorf("receiver stats = %+v", s)
 	}
 }
 
 func TestOwnMessagesAreNotDeliveredBack(t *testing.T) {
+	t.Parallel()
 	addr := redisAddr(t)
 	cfg := redisbroker.Config{Prefix: uniquePrefix(t)}
 	a, recA := startBroker(t, addr, hubA, cfg)
@@ -105,16 +107,18 @@ func TestOwnMessagesAreNotDeliveredBack(t *testing.T) {
 		}
 	}
 	recB.waitLen(t, 2)
-	time.Sleep(50 * time.Millisecond)
-	if n := recA.len(); n != 0 {
+	// B's fence reaches A after A's own messages would have.
+	fence(t, b, recA)
+	if n := recA.len() - 1; n != 0 {
 		t.Errorf("publisher got %d of its own messages back", n)
 	}
-	if s := a.Stats(); s.Received != 0 {
-		t.Errorf("publisher counted its own messages as received: %+v", s)
+	if s := a.Stats(); s.Received != 1 {
+		t.Errorf("publisher counted its own messages as received (want only the fence): %+v", s)
 	}
 }
 
 func TestUnsubscribeStopsDelivery(t *testing.T) {
+	t.Parallel()
 	addr := redisAddr(t)
 	cfg := redisbroker.Config{Prefix: uniquePrefix(t)}
 	a, _ := startBroker(t, addr, hubA, cfg)
@@ -142,6 +146,7 @@ func TestUnsubscribeStopsDelivery(t *testing.T) {
 }
 
 func TestOrderPerPublisher(t *testing.T) {
+	t.Parallel()
 	addr := redisAddr(t)
 	// A deadline long enough that a loaded machine loses nothing.
 	cfg := redisbroker.Config{Prefix: uniquePrefix(t), PublishTimeout: 10 * time.Second}
@@ -187,6 +192,7 @@ func TestOrderPerPublisher(t *testing.T) {
 }
 
 func TestPublishRefusesBadTargets(t *testing.T) {
+	t.Parallel()
 	addr := redisAddr(t)
 	a, _ := startBroker(t, addr, hubA, redisbroker.Config{Prefix: uniquePrefix(t)})
 	cases := []struct {
@@ -215,6 +221,7 @@ func TestPublishRefusesBadTargets(t *testing.T) {
 }
 
 func TestLifecycleErrors(t *testing.T) {
+	t.Parallel()
 	addr := redisAddr(t)
 	client := newClient(t, addr)
 	b, err := redisbroker.New(client, redisbroker.Config{Prefix: uniquePrefix(t), Logger: quiet})
@@ -255,6 +262,7 @@ func TestLifecycleErrors(t *testing.T) {
 }
 
 func TestConfigValidation(t *testing.T) {
+	t.Parallel()
 	addr := redisAddr(t)
 	client := newClient(t, addr)
 	cases := []struct {
@@ -294,6 +302,7 @@ func TestConfigValidation(t *testing.T) {
 }
 
 func TestMalformedMessagesAreDropped(t *testing.T) {
+	t.Parallel()
 	addr := redisAddr(t)
 	prefix := uniquePrefix(t)
 	b, rec := startBroker(t, addr, hubB, redisbroker.Config{Prefix: prefix})

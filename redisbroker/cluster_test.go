@@ -74,6 +74,7 @@ func startCluster(t *testing.T) []string {
 }
 
 func TestClusterUsesShardedPubSub(t *testing.T) {
+	t.Parallel()
 	addrs := startCluster(t)
 	newCluster := func() *redis.ClusterClient {
 		c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
@@ -176,7 +177,7 @@ func TestClusterUsesShardedPubSub(t *testing.T) {
 	eventually(t, 10*time.Second, func() bool {
 		n := recB.len()
 		_ = a.Publish(context.Background(), core.BrokerMessage{Rooms: []string{room}, Data: []byte("after resharding")})
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // poll: give the probe time to arrive, then look
 		return recB.len() > n
 	}, "room %q not delivered after its slot %s moved: %+v", room, slot, b.Stats())
 	t.Logf("slot %s of room %q moved from node %d to node %d; delivered again after %v; receiver stats %+v", slot, room, from, to, time.Since(moved).Round(time.Millisecond), b.Stats())

@@ -11,6 +11,7 @@ import (
 )
 
 func TestCodecRoundTrip(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		m    core.BrokerMessage
@@ -44,6 +45,7 @@ func TestCodecRoundTrip(t *testing.T) {
 }
 
 func TestDecodeRefusesMalformed(t *testing.T) {
+	t.Parallel()
 	good := encode(nil, &core.BrokerMessage{Hub: "h1", Rooms: []string{"r"}, Data: []byte("x")})
 	cases := []struct {
 		name string

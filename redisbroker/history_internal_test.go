@@ -76,6 +76,7 @@ func FuzzDecodeEntry(f *testing.F) {
 }
 
 func TestStreamKeyRefusesOtherNames(t *testing.T) {
+	t.Parallel()
 	for _, name := range []string{"", "room:", "room:a\x00", "conn:nohub", "conn:h*.x", "conn:" + strings.Repeat("a", 200) + ".x", "other"} {
 		if k, ok := streamKey(name); ok {
 			t.Errorf("streamKey(%q) = %q, want refused", name, k)

@@ -123,6 +123,7 @@ func expectMsg(t *testing.T, c *wstest.Client, want string) {
 }
 
 func TestHubsShareRooms(t *testing.T) {
+	t.Parallel()
 	nodes := startNodes(t, redisAddr(t), 3, redisbroker.Config{})
 	a1 := nodes[0].join(t, 1, "r")
 	a2 := nodes[0].join(t, 1, "r")
@@ -175,6 +176,7 @@ func TestHubsShareRooms(t *testing.T) {
 }
 
 func TestHubsMultiRoomExactlyOnce(t *testing.T) {
+	t.Parallel()
 	nodes := startNodes(t, redisAddr(t), 3, redisbroker.Config{})
 	sender := nodes[0].join(t, 0)
 	both := nodes[1].join(t, 2, "r", "s")
@@ -187,6 +189,7 @@ func TestHubsMultiRoomExactlyOnce(t *testing.T) {
 }
 
 func TestHubsLeaveAndClosePropagate(t *testing.T) {
+	t.Parallel()
 	nodes := startNodes(t, redisAddr(t), 2, redisbroker.Config{})
 	a := nodes[0].join(t, 1, "r")
 	b := nodes[1].join(t, 1, "r")
@@ -208,6 +211,7 @@ func TestHubsLeaveAndClosePropagate(t *testing.T) {
 }
 
 func TestHubsKeepOrderPerPublisher(t *testing.T) {
+	t.Parallel()
 	nodes := startNodes(t, redisAddr(t), 2, redisbroker.Config{PublishTimeout: 10 * time.Second})
 	a := nodes[0].join(t, 1, "r")
 	b := nodes[1].join(t, 1, "r")
@@ -221,6 +225,7 @@ func TestHubsKeepOrderPerPublisher(t *testing.T) {
 }
 
 func TestHubsOnePublishPerMessage(t *testing.T) {
+	t.Parallel()
 	srv := startRedisServer(t)
 	nodes := startNodes(t, srv.addr(), 2, redisbroker.Config{})
 	var members []*wstest.Client
@@ -246,6 +251,7 @@ func TestHubsOnePublishPerMessage(t *testing.T) {
 }
 
 func TestHubsSurviveRedisRestart(t *testing.T) {
+	t.Parallel()
 	srv := startRedisServer(t)
 	nodes := startNodes(t, srv.addr(), 2, redisbroker.Config{})
 	a1 := nodes[0].join(t, 1, "r")
@@ -294,6 +300,7 @@ func TestHubsSurviveRedisRestart(t *testing.T) {
 	}
 }
 
+// Not parallel: it bounds how long something takes, which tests running alongside would stretch.
 func TestHubReadLoopsUnaffectedByPausedRedis(t *testing.T) {
 	srv := startRedisServer(t)
 	nodes := startNodes(t, srv.addr(), 2, redisbroker.Config{PublishTimeout: 50 * time.Millisecond})
@@ -330,6 +337,7 @@ func TestHubReadLoopsUnaffectedByPausedRedis(t *testing.T) {
 // goroutines on two hubs at once; when it stops, each broker is subscribed
 // to exactly the rooms its hub holds, and to none once everyone has gone.
 func TestHubsSubscriptionsFollowChurn(t *testing.T) {
+	t.Parallel()
 	nodes := startNodes(t, redisAddr(t), 2, redisbroker.Config{})
 	var clients []*wstest.Client
 	for _, n := range nodes {
@@ -375,6 +383,7 @@ func TestHubsSubscriptionsFollowChurn(t *testing.T) {
 // while Redis is down, serve their own clients, and link up once it
 // answers.
 func TestHubsLocalOnlyUntilRedisAnswers(t *testing.T) {
+	t.Parallel()
 	srv := startRedisServer(t)
 	srv.stop()
 	nodes := startNodes(t, srv.addr(), 2, redisbroker.Config{AllowUnavailable: true, StartTimeout: 100 * time.Millisecond, PublishTimeout: 50 * time.Millisecond})

@@ -116,6 +116,27 @@ func (r *received) len() int {
 	return len(r.msgs)
 }
 
+// fence publishes a last message to everyone from p and waits until each
+// of recs has received it: Redis delivers one publisher's messages in the
+// order they were published, so once the fence is in, nothing p published
+// before it is still on its way. It stands in for "wait a moment: nothing
+// more may come".
+func fence(t testing.TB, p *redisbroker.Broker, recs ...*received) {
+	t.Helper()
+	if err := p.Publish(context.Background(), core.BrokerMessage{All: true, Data: []byte(fenceData)}); err != nil {
+		t.Fatalf("publish the fence: %v", err)
+	}
+	for i, r := range recs {
+		eventually(t, 5*time.Second, func() bool {
+			all := r.all()
+			return len(all) > 0 && string(all[len(all)-1].Data) == fenceData
+		}, "receiver %d never got the fence published after the last message", i)
+	}
+}
+
+// fenceData is the payload of fence's message.
+const fenceData = "fence"
+
 // waitLen waits until n messages arrived.
 func (r *received) waitLen(t testing.TB, n int) []core.BrokerMessage {
 	t.Helper()
@@ -123,10 +144,13 @@ func (r *received) waitLen(t testing.TB, n int) []core.BrokerMessage {
 	return r.all()
 }
 
-// eventually polls cond until it holds or the timeout passes.
+// eventually polls cond until it holds or the timeout passes. The timeout
+// is at least 30s: what a quiet machine does in a moment can take many
+// seconds on a busy one running the tests in parallel, and the bound only
+// matters when something never happens.
 func eventually(t testing.TB, timeout time.Duration, cond func() bool, format string, args ...any) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
+	deadline := time.Now().Add(max(timeout, 30*time.Second))
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out: "+format, args...)

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -67,6 +68,8 @@ type rnode struct {
 	broker *redisbroker.Broker
 	ws     string // ws://host/ws/
 	log    *hookLog
+	addr   string // of Redis
+	prefix string // of the broker's keys
 }
 
 func (n *rnode) url(room string) string { return n.ws + room }
@@ -79,7 +82,7 @@ func startRecoveryNode(t testing.TB, addr, prefix string, rc core.RecoveryConfig
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &rnode{broker: b, log: &hookLog{}}
+	n := &rnode{broker: b, log: &hookLog{}, addr: addr, prefix: prefix}
 	rc.Enabled = true
 	rc.OnRecover = n.log.hook
 	hub, err := core.NewHub(core.Config{Broker: b, Recovery: rc, Logger: quiet})
@@ -98,6 +101,33 @@ func startRecoveryNode(t testing.TB, addr, prefix string, rc core.RecoveryConfig
 	return n
 }
 
+// windowEnded waits until the recovery window of the session of token has
+// ended: its key in Redis then lives for at most one more window.
+func windowEnded(t testing.TB, n *rnode, token string, window time.Duration) {
+	t.Helper()
+	rdb := newClient(t, n.addr)
+	sum := sha256.Sum256([]byte(token))
+	key := n.prefix + ":s:" + hex.EncodeToString(sum[:])
+	eventually(t, 2*window, func() bool {
+		ttl, err := rdb.PTTL(context.Background(), key).Result()
+		return err == nil && ttl <= window
+	}, "the recovery window of session %s… to end", token[:min(8, len(token))])
+}
+
+// sessionSaved waits until the session of token is saved in Redis with
+// room among its rooms.
+func sessionSaved(t testing.TB, addr, prefix, token, room string) {
+	t.Helper()
+	rdb := newClient(t, addr)
+	sum := sha256.Sum256([]byte(token))
+	key := prefix + ":s:" + hex.EncodeToString(sum[:])
+	eventually(t, 5*time.Second, func() bool {
+		d, _ := rdb.HGet(context.Background(), key, "d").Result()
+		var rec struct{ Rooms []string }
+		return json.Unmarshal([]byte(d), &rec) == nil && slices.Contains(rec.Rooms, room)
+	}, "session %s… saved with room %q", token[:min(8, len(token))], room)
+}
+
 // joined waits until the hub has n members in room and its broker has
 // confirmed the room's subscription.
 func (n *rnode) joined(t testing.TB, room string, members int) {
@@ -111,10 +141,16 @@ func (n *rnode) joined(t testing.TB, room string, members int) {
 // published waits until the broker has handed n messages to Redis.
 func (n *rnode) published(t testing.TB, want uint64) {
 	t.Helper()
+	defer func() {
+		if t.Failed() { // what the broker saw instead, for the failure report
+			t.Logf("broker stats: %+v; hub stats: %+v", n.broker.Stats(), n.hub.Stats())
+		}
+	}()
 	eventually(t, 5*time.Second, func() bool { return n.broker.Stats().Published >= want }, "published %d", want)
 }
 
 func TestRecoveryAcrossInstances(t *testing.T) {
+	t.Parallel()
 	addr := redisAddr(t)
 	prefix := uniquePrefix(t)
 	a := startRecoveryNode(t, addr, prefix, core.RecoveryConfig{})
@@ -184,6 +220,7 @@ func TestRecoveryAcrossInstances(t *testing.T) {
 }
 
 func TestRecoveryAcrossInstancesNothingReceived(t *testing.T) {
+	t.Parallel()
 	addr := redisAddr(t)
 	prefix := uniquePrefix(t)
 	a := startRecoveryNode(t, addr, prefix, core.RecoveryConfig{})
@@ -203,6 +240,7 @@ func TestRecoveryAcrossInstancesNothingReceived(t *testing.T) {
 }
 
 func TestRecoveryFailuresOnRedis(t *testing.T) {
+	t.Parallel()
 	addr := redisAddr(t)
 	for _, tc := range []struct {
 		name   string
@@ -210,8 +248,11 @@ func TestRecoveryFailuresOnRedis(t *testing.T) {
 		prep   func(t *testing.T, a, b *rnode, c *recoverytest.Client) (token, user string)
 		reason string
 	}{
-		{"expired", core.RecoveryConfig{Window: 300 * time.Millisecond}, func(t *testing.T, a, b *rnode, c *recoverytest.Client) (string, string) {
-			time.Sleep(500 * time.Millisecond)
+		{"expired", core.RecoveryConfig{Window: 2 * time.Second}, func(t *testing.T, a, b *rnode, c *recoverytest.Client) (string, string) {
+			// The session is reported expired from the end of the window
+			// until its key's TTL (one more window) runs out: wait for the
+			// former, with a window of slack before the latter.
+			windowEnded(t, a, c.Token, 2*time.Second)
 			return c.Token, "carol"
 		}, core.RecoverExpired},
 		{"too_far_behind", core.RecoveryConfig{HistorySize: 5}, func(t *testing.T, a, b *rnode, c *recoverytest.Client) (string, string) {
@@ -230,6 +271,7 @@ func TestRecoveryFailuresOnRedis(t *testing.T) {
 		}, core.RecoverForbidden},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			prefix := uniquePrefix(t)
 			a := startRecoveryNode(t, addr, prefix, tc.cfg)
 			b := startRecoveryNode(t, addr, prefix, tc.cfg)
@@ -264,6 +306,7 @@ func checkFailed(t *testing.T, b *rnode, n, old *recoverytest.Client, reason str
 }
 
 func TestRecoveryHistoryLostAfterFlush(t *testing.T) {
+	t.Parallel()
 	srv := startRedisServer(t)
 	prefix := uniquePrefix(t)
 	a := startRecoveryNode(t, srv.addr(), prefix, core.RecoveryConfig{})
@@ -278,6 +321,7 @@ func TestRecoveryHistoryLostAfterFlush(t *testing.T) {
 }
 
 func TestRecoveryTakesOverAcrossInstances(t *testing.T) {
+	t.Parallel()
 	addr := redisAddr(t)
 	prefix := uniquePrefix(t)
 	a := startRecoveryNode(t, addr, prefix, core.RecoveryConfig{})
@@ -287,7 +331,7 @@ func TestRecoveryTakesOverAcrossInstances(t *testing.T) {
 	b.hub.To("r").Emit("chat", 1)
 	c.Expect(t, "chat")
 	eventually(t, 5*time.Second, func() bool { return b.broker.Stats().Published >= 1 }, "publish")
-	time.Sleep(50 * time.Millisecond) // A's session goroutine has saved the room's join
+	sessionSaved(t, addr, prefix, c.Token, "r") // A's session goroutine has saved the room's join
 	// The client "lost" its connection, but A still holds it.
 	n := c.Recover(t, b.url("r"))
 	if !n.Session.Recovered || n.Session.Missed != 0 {
@@ -347,6 +391,7 @@ func runChild() {
 }
 
 func TestRecoveryAfterSIGKILL(t *testing.T) {
+	t.Parallel()
 	addr := redisAddr(t)
 	prefix := uniquePrefix(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
@@ -404,6 +449,7 @@ func TestRecoveryAfterSIGKILL(t *testing.T) {
 	}
 }
 
+// Not parallel: it bounds how long something takes, which tests running alongside would stretch.
 func TestRecoveryRedisDownDeliversLocallyUnkept(t *testing.T) {
 	srv := startRedisServer(t)
 	a := startRecoveryNode(t, srv.addr(), uniquePrefix(t), core.RecoveryConfig{})
@@ -429,6 +475,7 @@ func TestRecoveryRedisDownDeliversLocallyUnkept(t *testing.T) {
 // recovery sends and the memory a kept message and a session take (run
 // with -v to read the figures).
 func TestRecoveryRedisCost(t *testing.T) {
+	t.Parallel()
 	srv := startRedisServer(t)
 	prefix := uniquePrefix(t)
 	a := startRecoveryNode(t, srv.addr(), prefix, core.RecoveryConfig{})
@@ -452,7 +499,7 @@ func TestRecoveryRedisCost(t *testing.T) {
 	for range 10 {
 		n.Expect(t, "chat")
 	}
-	time.Sleep(100 * time.Millisecond) // the session goroutine saves the rejoin
+	sessionSaved(t, srv.addr(), prefix, n.Token, "room-1") // the session goroutine saves the rejoin
 	stats := srv.cli("INFO", "commandstats")
 	total := 0
 	var lines []string
@@ -493,6 +540,7 @@ func TestRecoveryRedisCost(t *testing.T) {
 }
 
 func TestRecoveryAfterRollingRestart(t *testing.T) {
+	t.Parallel()
 	addr := redisAddr(t)
 	prefix := uniquePrefix(t)
 	a := startRecoveryNode(t, addr, prefix, core.RecoveryConfig{})
@@ -525,6 +573,7 @@ func TestRecoveryAfterRollingRestart(t *testing.T) {
 // after a room's first local member joined (a route handler's "joined"
 // notice) must wait for the room's subscription instead of missing them.
 func TestRecoveryFirstJoinGetsOwnRoomMessage(t *testing.T) {
+	t.Parallel()
 	addr := redisAddr(t)
 	b, err := redisbroker.New(newClient(t, addr), redisbroker.Config{Prefix: uniquePrefix(t), Logger: quiet})
 	if err != nil {
@@ -564,6 +613,7 @@ func TestRecoveryFirstJoinGetsOwnRoomMessage(t *testing.T) {
 // time. Each gets every missed message once, in order per stream, before
 // anything new, and nothing twice.
 func TestRecoveryThousandAtOnce(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("a thousand connections")
 	}

@@ -18,6 +18,7 @@ import (
 // TestSentinelClient links two brokers through a Redis reached by way of
 // Sentinel (redis.NewFailoverClient), as an app with a Sentinel setup has.
 func TestSentinelClient(t *testing.T) {
+	t.Parallel()
 	master := startRedisServer(t)
 	port := freePort(t)
 	dir := t.TempDir()

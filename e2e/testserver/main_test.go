@@ -39,6 +39,7 @@ func serve(t *testing.T) *httptest.Server {
 
 // The routes do what e2e/node and e2e/ws.mjs rely on.
 func TestRoutes(t *testing.T) {
+	t.Parallel()
 	srv := serve(t)
 	c := wstest.Dial(t, srv.URL+"/ws")
 	c.Expect("welcome")

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -28,8 +27,19 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(runCommandEnv) == "1" {
+		main() // an instance of TestTwoProcesses: os.Args are the command's
+		os.Exit(0)
+	}
 	goleak.VerifyTestMain(m)
 }
+
+// runCommandEnv makes this test binary run the command's main instead of
+// the tests: TestTwoProcesses starts its instances that way, the command's
+// own code with the command's own flags, without a "go build" of its own
+// (which, on a cold build cache, compiled every dependency once more and
+// took most of the package's test time).
+const runCommandEnv = "RUSHWS_CLUSTER_RUN_COMMAND"
 
 // redisAddr returns RUSHWS_REDIS_ADDR (default 127.0.0.1:6379); the test
 // is skipped when no Redis answers there, or fails when
@@ -66,6 +76,7 @@ func newRedis(t *testing.T) *redis.Client {
 
 // TestApp runs the chat suite every example passes, on one instance.
 func TestApp(t *testing.T) {
+	t.Parallel()
 	rdb := newRedis(t)
 	prefix := testPrefix()
 	chattest.Run(t, func(logger *slog.Logger) (http.Handler, *core.Hub, error) {
@@ -75,6 +86,7 @@ func TestApp(t *testing.T) {
 
 // TestRun serves the app as main does and stops it as a signal would.
 func TestRun(t *testing.T) {
+	t.Parallel()
 	rdb := newRedis(t)
 	prefix := testPrefix()
 	runtest.Run(t, func(ctx context.Context, ln net.Listener, logger *slog.Logger) error {
@@ -84,6 +96,7 @@ func TestRun(t *testing.T) {
 
 // TestNoRedis: an instance that cannot reach Redis refuses to start.
 func TestNoRedis(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -98,18 +111,17 @@ func TestNoRedis(t *testing.T) {
 	}
 }
 
-// TestTwoProcesses builds the command and runs it twice, as an operator
-// would behind a load balancer: clients of either instance chat in one
-// room, and each instance stops cleanly on SIGTERM.
+// TestTwoProcesses runs the command twice, as an operator would behind a
+// load balancer: clients of either instance chat in one room, and each
+// instance stops cleanly on SIGTERM. The instances are this test binary
+// running the command's main (see runCommandEnv).
 func TestTwoProcesses(t *testing.T) {
+	t.Parallel()
 	addr := redisAddr(t)
 	if testing.Short() {
-		t.Skip("builds and runs the command")
+		t.Skip("runs the command in two processes")
 	}
-	bin := filepath.Join(t.TempDir(), "cluster")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := os.Args[0]
 	prefix := testPrefix()
 	a := startInstance(t, bin, addr, prefix)
 	b := startInstance(t, bin, addr, prefix)
@@ -153,6 +165,7 @@ type instance struct {
 func startInstance(t *testing.T, bin, redisAddr, prefix string) *instance {
 	t.Helper()
 	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-redis", redisAddr, "-prefix", prefix)
+	cmd.Env = append(os.Environ(), runCommandEnv+"=1")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

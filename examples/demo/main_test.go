@@ -90,6 +90,7 @@ func dialAs(t *testing.T, srv *httptest.Server, token string) *wstest.Client {
 }
 
 func TestTokenEndpoint(t *testing.T) {
+	t.Parallel()
 	srv := startDemo(t, time.Minute, nil)
 	tests := []struct {
 		name, contentType, body string
@@ -120,6 +121,7 @@ func TestTokenEndpoint(t *testing.T) {
 }
 
 func TestChat(t *testing.T) {
+	t.Parallel()
 	srv := startDemo(t, time.Minute, nil)
 	ada := dialAs(t, srv, signIn(t, srv, "ada"))
 	if got := string(ada.Expect("hello")); !strings.Contains(got, `"name":"ada"`) {
@@ -172,6 +174,7 @@ func TestChat(t *testing.T) {
 }
 
 func TestAnonymous(t *testing.T) {
+	t.Parallel()
 	srv := startDemo(t, time.Minute, nil)
 	c := dialAs(t, srv, "")
 	if got := string(c.Expect("hello")); strings.Contains(got, `"name"`) {
@@ -198,6 +201,7 @@ func TestAnonymous(t *testing.T) {
 }
 
 func TestRefusals(t *testing.T) {
+	t.Parallel()
 	past := func() time.Time { return time.Now().Add(-time.Hour) }
 	srv := startDemo(t, time.Minute, past) // tokens issued an hour ago, expired
 	expired := signIn(t, srv, "ada")
@@ -225,6 +229,7 @@ func TestRefusals(t *testing.T) {
 }
 
 func TestPage(t *testing.T) {
+	t.Parallel()
 	srv := startDemo(t, time.Minute, nil)
 	tests := []struct {
 		path, contentType, want string
@@ -255,6 +260,7 @@ func TestPage(t *testing.T) {
 }
 
 func TestAllowedOrigins(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, addr, extra string
 		want              []string
@@ -276,6 +282,7 @@ func TestAllowedOrigins(t *testing.T) {
 	}
 }
 
+// Not parallel: t.Setenv changes the whole process.
 func TestSigningKey(t *testing.T) {
 	t.Setenv("DEMO_TEST_KEY", "short")
 	if _, err := signingKey("DEMO_TEST_KEY"); err == nil || !strings.Contains(err.Error(), "DEMO_TEST_KEY holds 5 bytes") {
@@ -296,6 +303,7 @@ func TestSigningKey(t *testing.T) {
 // and the signal closes WebSockets with 1001 before run returns nil and
 // the port closes.
 func TestRun(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

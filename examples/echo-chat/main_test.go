@@ -16,6 +16,7 @@ func TestMain(m *testing.M) {
 }
 
 func TestApp(t *testing.T) {
+	t.Parallel()
 	chattest.Run(t, newApp)
 }
 
@@ -23,6 +24,7 @@ func TestApp(t *testing.T) {
 // request with too many header bytes gets 431, and on the signal the
 // WebSocket is closed with 1001 before run returns.
 func TestRun(t *testing.T) {
+	t.Parallel()
 	runtest.Run(t, run)
 }
 
@@ -31,6 +33,7 @@ func TestRun(t *testing.T) {
 // without ReadTimeout one request followed by a trickle of bytes bypasses
 // ReadHeaderTimeout.
 func TestServerLimits(t *testing.T) {
+	t.Parallel()
 	s := newServer(http.NotFoundHandler(), slog.New(slog.DiscardHandler))
 	for name, v := range map[string]int64{
 		"ReadHeaderTimeout": int64(s.ReadHeaderTimeout),

@@ -15,6 +15,7 @@ func TestMain(m *testing.M) {
 }
 
 func TestApp(t *testing.T) {
+	t.Parallel()
 	chattest.Run(t, newApp)
 }
 
@@ -22,6 +23,7 @@ func TestApp(t *testing.T) {
 // as a signal would: a request with too many header bytes gets 431, and on
 // the signal the WebSocket is closed with 1001 before run returns.
 func TestRun(t *testing.T) {
+	t.Parallel()
 	runtest.Run(t, run)
 }
 
@@ -30,6 +32,7 @@ func TestRun(t *testing.T) {
 // without ReadTimeout one request followed by a trickle of bytes bypasses
 // ReadHeaderTimeout.
 func TestServerLimits(t *testing.T) {
+	t.Parallel()
 	var s http.Server
 	limitServer(&s)
 	for name, v := range map[string]int64{

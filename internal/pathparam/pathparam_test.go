@@ -12,6 +12,7 @@ func TestMain(m *testing.M) {
 }
 
 func TestUnescape(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		path  string // the request path as sent

@@ -44,6 +44,7 @@ func echoServer(t *testing.T) string {
 }
 
 func TestRoundTrip(t *testing.T) {
+	t.Parallel()
 	addr := echoServer(t)
 	tests := []struct {
 		name   string
@@ -85,6 +86,7 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestProtocolErrorSeen(t *testing.T) {
+	t.Parallel()
 	c, err := rawws.Dial(echoServer(t), "/", nil, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -98,6 +100,7 @@ func TestProtocolErrorSeen(t *testing.T) {
 }
 
 func TestHandshakeRefused(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(http.NotFoundHandler())
 	defer srv.Close()
 	_, err := rawws.Dial(strings.TrimPrefix(srv.URL, "http://"), "/", nil, 5*time.Second)
@@ -112,6 +115,7 @@ func asHandshake(err error, target **rawws.HandshakeError) bool {
 }
 
 func TestParseClose(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		payload []byte

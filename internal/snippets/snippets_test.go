@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,6 +19,7 @@ func TestMain(m *testing.M) {
 }
 
 func TestExtract(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		md      string
@@ -62,6 +64,7 @@ func TestExtract(t *testing.T) {
 // pastes it into a new project, and vets it. Snippet names are unique
 // across the files: each is a directory of that module.
 func TestREADME(t *testing.T) {
+	t.Parallel()
 	root, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
 		t.Fatal(err)
@@ -106,12 +109,27 @@ func TestREADME(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the go command is needed to build the README snippets: %v", err)
 	}
-	cmd := exec.Command(goTool, "vet", "./...")
+	cmd := exec.Command(goTool, append(append([]string{"vet"}, raceFlag()...), "./...")...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("README and docs snippets do not build as pasted (%v):\n%s", err, mapLines(string(out), snips))
 	}
+}
+
+// raceFlag is "-race" when this test binary was built with it: the
+// snippets are then vetted against the race-built packages "go test -race"
+// has just compiled and cached, instead of compiling every dependency once
+// more (minutes on a cold build cache).
+func raceFlag() []string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "-race" && s.Value == "true" {
+				return []string{"-race"}
+			}
+		}
+	}
+	return nil
 }
 
 // fileSnippet is a snippet and the file it is in, relative to the

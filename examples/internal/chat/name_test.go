@@ -6,6 +6,7 @@ import (
 )
 
 func TestDisplayName(t *testing.T) {
+	t.Parallel()
 	const id = "HUBhub00.AbCdEfGhIjKl"
 	tests := []struct {
 		name, requested, want string

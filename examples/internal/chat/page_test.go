@@ -6,6 +6,7 @@ import (
 )
 
 func TestPage(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, framework, want string
 	}{
