@@ -389,6 +389,7 @@ func TestHubsLocalOnlyUntilRedisAnswers(t *testing.T) {
 	nodes := startNodes(t, srv.addr(), 2, redisbroker.Config{AllowUnavailable: true, StartTimeout: 100 * time.Millisecond, PublishTimeout: 50 * time.Millisecond})
 	c1 := wstest.Dial(t, nodes[0].url+"?rooms=r", wstest.WithTimeout(5*time.Second))
 	c2 := wstest.Dial(t, nodes[0].url+"?rooms=r", wstest.WithTimeout(5*time.Second))
+	c2.EmitWithAck("echo", say{}) // c2's route handler has run: it is in the room
 	do(t, c1, "room", say{Rooms: []string{"r"}, Text: "local only"})
 	expectMsg(t, c2, "local only")
 	if s := nodes[0].hub.Stats().Broker; s.Connected {
