@@ -100,9 +100,6 @@ type Conn struct {
 	writing    bool // the writer role is taken (a writer goroutine, the flusher or the reader)
 	deferWrite bool // the read goroutine is dispatching and writes what is queued afterwards
 	warnedSlow bool
-	// missingParam is the last name Param was asked for that the route
-	// lacks, so that Join("") can say where the empty name came from.
-	missingParam string
 }
 
 // Param is one path parameter of the route that accepted the connection.
