@@ -145,7 +145,7 @@ func NewAuthorizer(cfg AuthzConfig) (*Authorizer, error) {
 		cfg.Skipper = DefaultSkipper
 	}
 	if cfg.ContextKey == "" {
-		cfg.ContextKey = "user"
+		cfg.ContextKey = defaultContextKey
 	}
 	if cfg.RolesClaim == "" {
 		cfg.RolesClaim = "roles"

@@ -56,7 +56,7 @@ func CloseOnExpiry(cfg ExpiryConfig) (core.MiddlewareFunc, error) {
 		cfg.Skipper = DefaultSkipper
 	}
 	if cfg.ContextKey == "" {
-		cfg.ContextKey = "user"
+		cfg.ContextKey = defaultContextKey
 	}
 	if cfg.now == nil {
 		cfg.now = time.Now

@@ -218,12 +218,17 @@ type tokenLookup struct {
 	where  string // for errors: source and name, e.g. header "Authorization"
 }
 
+// defaultContextKey is where the JWT middleware stores the token and where
+// the rules and CloseOnExpiry look for claims: echo-jwt's ContextKey, so
+// that all of them meet in one place.
+const defaultContextKey = "user"
+
 func newJWT(cfg JWTConfig) (*jwtMiddleware, error) {
 	if cfg.Skipper == nil {
 		cfg.Skipper = DefaultSkipper
 	}
 	if cfg.ContextKey == "" {
-		cfg.ContextKey = "user"
+		cfg.ContextKey = defaultContextKey
 	}
 	if cfg.TokenLookup == "" {
 		cfg.TokenLookup = "header:Authorization:Bearer ,subprotocol"
