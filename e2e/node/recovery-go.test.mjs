@@ -158,6 +158,8 @@ describe("recovery against the Go server", () => {
     assert.equal(open.recovered, false);
     assert.ok(!("reason" in open), "nothing was presented, so nothing failed");
     assert.doesNotMatch(a.dials.at(-1), /rushws_recover/, "the session was dropped, not presented");
+    // A new connection opens at once; its session message may come after.
+    await until(() => a.sessions.at(-1).id !== session.id, "the new connection's session message");
     assert.notEqual(a.sessions.at(-1).id, session.id, "a new connection");
     assert.equal((await recStats()).recovery.takenOver, before.takenOver + 1);
     assert.equal(await a.c.emitWithAck("echo", "still works"), "still works");
